@@ -1,1 +1,4 @@
-export {};
+// The server package's public surface is types only: the SDK imports them, nothing imports the server at run time.
+export type { AppRouter } from './trpc/app-router.js';
+export type { CynchroErrorData } from './trpc/trpc.js';
+export type { ErrorBody, ErrorCode } from './errors/app-error.js';

@@ -1,0 +1,78 @@
+// Configuration comes only from the environment variables CONTRACT.md lists, validated once at start so a typo
+// fails loudly with the variable's name instead of misbehaving later.
+import path from 'node:path';
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const EnvSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ROOT_DOMAIN: z
+    .string()
+    .min(1)
+    .default('localhost')
+    .refine((s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(s), 'must be a hostname'),
+  PUBLIC_API_URL: z.string().url().optional(),
+  ADMIN_EMAILS: csv.transform((l) => l.map((e) => e.toLowerCase())),
+  INGRESS: z.enum(['embedded', 'caddy']).default('embedded'),
+  INGRESS_PORT: port.default(8080),
+  CADDY_ADMIN_URL: z.string().url().default('http://127.0.0.1:2019'),
+  GIT_ALLOW_HOSTS: csv,
+  QUOTA_MAX_APPS: z.coerce.number().int().min(0).default(20),
+  QUOTA_MAX_CPU: z.coerce.number().min(0).default(8),
+  QUOTA_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(16384),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Comma-separated proxy addresses whose X-Forwarded-For is believed (beyond CONTRACT.md; empty = trust none).
+  TRUST_PROXY: csv,
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  rootDomain: string;
+  publicApiUrl: string;
+  adminEmails: string[];
+  ingress: 'embedded' | 'caddy';
+  ingressPort: number;
+  caddyAdminUrl: string;
+  gitAllowHosts: string[];
+  quota: { maxApps: number; maxCpu: number; maxMemoryMb: number };
+  logLevel: string;
+  trustProxy: string[];
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty variables mean "use the default", as in most shells' `VAR= cmd` habits.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    rootDomain: e.ROOT_DOMAIN.toLowerCase(),
+    publicApiUrl: (e.PUBLIC_API_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    adminEmails: e.ADMIN_EMAILS,
+    ingress: e.INGRESS,
+    ingressPort: e.INGRESS_PORT,
+    caddyAdminUrl: e.CADDY_ADMIN_URL.replace(/\/+$/, ''),
+    gitAllowHosts: e.GIT_ALLOW_HOSTS,
+    quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+  };
+}

@@ -1,0 +1,17 @@
+// The one dependency object services receive. It is built only in the entry point (main.ts) or a test harness:
+// no module keeps a singleton.
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Db } from './db/open-database.js';
+import type { Clock } from './lib/clock.js';
+import type { AccessTokenSigner } from './modules/auth/access-token.js';
+import type { PasswordHasher } from './modules/auth/password-hasher.js';
+
+export interface Deps {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  tokens: AccessTokenSigner;
+  passwords: PasswordHasher;
+}

@@ -1,0 +1,87 @@
+// /openapi.json: trpc-to-openapi's generated document, corrected so each operation documents its real success
+// status (202 for /deploy) and every error code it can answer, all with the one public error schema.
+import type { AnyTRPCRouter } from '@trpc/server';
+import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
+import { ERROR_CODES, ERROR_STATUS, type ErrorCode } from '../errors/app-error.js';
+import type { Meta } from '../trpc/trpc.js';
+
+const ErrorBodySchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', enum: ERROR_CODES },
+    message: { type: 'string' },
+    details: {
+      description: 'For `validation`: `{ formErrors: string[], fieldErrors: { [field]: string[] } }`',
+      type: 'object',
+      properties: {
+        formErrors: { type: 'array', items: { type: 'string' } },
+        fieldErrors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+      },
+    },
+    retryAfter: { type: 'integer', description: 'Seconds, for rate_limited (also in the Retry-After header)' },
+  },
+} as const;
+
+/** Extra documented paths served by plain Fastify routes (webhooks, WebSocket); added by their modules. */
+export type ExtraPaths = Record<string, Record<string, unknown>>;
+
+export function buildOpenApiDocument(router: AnyTRPCRouter, opts: { baseUrl: string; version: string; extraPaths?: ExtraPaths }): OpenAPIObject {
+  const doc = generateOpenApiDocument(router, {
+    title: 'Cynchro API',
+    description: 'Self-hosted platform-as-a-service. All /apps, /deploy, /secrets and /admin routes take `Authorization: Bearer <accessToken>`. Errors answer `{ "error": "<code>", "message": "…", "details"?: … }`.',
+    version: opts.version,
+    baseUrl: opts.baseUrl,
+    securitySchemes: { Authorization: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+  });
+  doc.components ??= {};
+  doc.components.schemas ??= {};
+  doc.components.schemas.Error = ErrorBodySchema as never;
+
+  const metas = new Map<string, Meta>();
+  for (const proc of Object.values(router._def.procedures as Record<string, { _def?: { meta?: Meta } }>)) {
+    const m = proc._def?.meta;
+    if (m?.openapi) metas.set(`${m.openapi.method.toLowerCase()} ${m.openapi.path}`, m);
+  }
+
+  for (const [p, item] of Object.entries(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(item as Record<string, { responses?: Record<string, unknown> }>)) {
+      if (!op || typeof op !== 'object' || !op.responses) continue;
+      const meta = metas.get(`${method} ${p.replace(/\{(\w+)\}/g, '{$1}')}`);
+      fixResponses(op.responses, meta);
+    }
+  }
+  for (const [p, item] of Object.entries(opts.extraPaths ?? {})) {
+    doc.paths ??= {};
+    doc.paths[p] = { ...(doc.paths[p] ?? {}), ...item } as never;
+  }
+  return doc;
+}
+
+export function errorResponses(codes: readonly ErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of new Set<ErrorCode>([...codes, 'internal'])) {
+    const s = ERROR_STATUS[c];
+    byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [status, cs] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    out[String(status)] = {
+      description: cs.map((c) => `\`${c}\``).join(', '),
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      ...(cs.includes('rate_limited') ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } } } : {}),
+    };
+  }
+  return out;
+}
+
+function fixResponses(responses: Record<string, unknown>, meta: Meta | undefined): void {
+  const ok = responses['200'];
+  for (const k of Object.keys(responses)) if (k !== '200') delete responses[k];
+  const status = meta?.successStatus ?? 200;
+  if (status !== 200) {
+    delete responses['200'];
+    responses[String(status)] = ok;
+  }
+  Object.assign(responses, errorResponses(meta?.errors ?? []));
+}

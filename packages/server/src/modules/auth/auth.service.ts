@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@oslojs/crypto/sha2';
+import { encodeBase64urlNoPadding, encodeHexLowerCase } from '@oslojs/encoding';
+import { AppError } from '../../errors/app-error.js';
+import type { Deps } from '../../deps.js';
+import { audit } from '../../lib/audit.js';
+import { newId } from '../../lib/ids.js';
+import { ACCESS_TOKEN_TTL_SECONDS } from './access-token.js';
+import { AuthRepo } from './auth.repo.js';
+import type { AuthTokens, LoginInput, RegisterInput, UserDto } from './auth.schema.js';
+
+export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+
+/** Who is calling: established from a live session on every authenticated request. */
+export interface AuthContext {
+  userId: string;
+  orgId: string;
+  sessionId: string;
+  email: string;
+}
+
+function hashRefreshToken(token: string): string {
+  return encodeHexLowerCase(sha256(new TextEncoder().encode(token)));
+}
+
+function toUserDto(u: { id: string; email: string; name: string | null; created_at: string }): UserDto {
+  return { id: u.id, email: u.email, name: u.name, createdAt: u.created_at };
+}
+
+export class AuthService {
+  private readonly repo: AuthRepo;
+
+  constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'tokens' | 'passwords' | 'config' | 'log'>) {
+    this.repo = new AuthRepo(deps.db);
+  }
+
+  async register(input: RegisterInput): Promise<AuthTokens> {
+    if (await this.repo.findUserByEmail(input.email)) {
+      throw new AppError('email_taken', 'An account with this email already exists');
+    }
+    const now = this.deps.clock.now().toISOString();
+    const user = { id: newId('usr'), email: input.email, name: input.name ?? null, password_hash: await this.deps.passwords.hash(input.password), created_at: now };
+    const orgId = newId('org');
+    try {
+      await this.repo.createUserWithOrg(user, { id: orgId, name: `${input.name ?? input.email.split('@')[0]}'s org` });
+    } catch (e) {
+      // Two registrations racing on one email: the unique index decides.
+      if (String(e).includes('UNIQUE')) throw new AppError('email_taken', 'An account with this email already exists');
+      throw e;
+    }
+    return this.issue(user, orgId);
+  }
+
+  async login(input: LoginInput): Promise<AuthTokens> {
+    const user = await this.repo.findUserByEmail(input.email);
+    if (!user) {
+      await this.deps.passwords.verifyDummy(input.password);
+      throw new AppError('invalid_credentials');
+    }
+    if (!(await this.deps.passwords.verify(user.password_hash, input.password))) {
+      throw new AppError('invalid_credentials');
+    }
+    const orgId = await this.repo.primaryOrgId(user.id);
+    if (!orgId) throw new AppError('invalid_credentials');
+    return this.issue(user, orgId);
+  }
+
+  async refresh(refreshToken: string): Promise<AuthTokens> {
+    const now = this.deps.clock.now();
+    const row = await this.repo.findRefreshToken(hashRefreshToken(refreshToken));
+    if (!row || row.revoked_at !== null) throw new AppError('invalid_or_expired_token', 'The refresh token is invalid or expired');
+    if (row.used_at !== null || !(await this.repo.markRefreshTokenUsed(row.id, now.toISOString()))) {
+      // A rotated token presented again means it leaked (or a client raced itself): end the whole family.
+      await this.repo.revokeSession(row.session_id, now.toISOString(), 'refresh_token_reuse');
+      await audit(this.deps.db, now, { userId: row.user_id, orgId: row.org_id, action: 'auth.refresh_reuse', outcome: 'denied' });
+      throw new AppError('invalid_or_expired_token', 'The refresh token was already used; the session is revoked');
+    }
+    if (row.expires_at <= now.toISOString()) throw new AppError('invalid_or_expired_token', 'The refresh token is invalid or expired');
+    const user = await this.repo.findUserById(row.user_id);
+    if (!user) throw new AppError('invalid_or_expired_token');
+    const refresh = await this.newRefreshToken(row.session_id, now);
+    return this.tokens(user, row.org_id, row.session_id, refresh, now);
+  }
+
+  async logout(auth: AuthContext): Promise<void> {
+    await this.repo.revokeUserSessions(auth.userId, this.deps.clock.now().toISOString(), 'logout');
+  }
+
+  async me(auth: AuthContext): Promise<{ user: UserDto; orgId: string }> {
+    const user = await this.repo.findUserById(auth.userId);
+    if (!user) throw new AppError('invalid_or_expired_token');
+    return { user: toUserDto(user), orgId: auth.orgId };
+  }
+
+  async changePassword(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
+    const user = await this.repo.findUserById(auth.userId);
+    if (!user || !(await this.deps.passwords.verify(user.password_hash, currentPassword))) {
+      throw new AppError('invalid_credentials', 'The current password is wrong');
+    }
+    await this.repo.updatePasswordHash(user.id, await this.deps.passwords.hash(newPassword));
+    const now = this.deps.clock.now();
+    await this.repo.revokeUserSessions(user.id, now.toISOString(), 'password_changed', auth.sessionId);
+    await audit(this.deps.db, now, { userId: user.id, orgId: auth.orgId, action: 'auth.change_password', outcome: 'ok' });
+  }
+
+  /**
+   * Checks an access token and its session. Shared by tRPC, REST and the WebSocket `?token=` form, so all three
+   * answer missing_bearer_token / invalid_or_expired_token alike.
+   */
+  async authenticate(token: string | undefined | null): Promise<AuthContext> {
+    if (!token) throw new AppError('missing_bearer_token');
+    const now = this.deps.clock.now();
+    const claims = this.deps.tokens.verify(token, now.getTime());
+    if (!claims) throw new AppError('invalid_or_expired_token');
+    const s = await this.repo.findLiveSession(claims.sessionId);
+    if (!s || s.revoked_at !== null || s.expires_at <= now.toISOString() || s.user_id !== claims.userId) {
+      throw new AppError('invalid_or_expired_token');
+    }
+    return { userId: s.user_id, orgId: s.org_id, sessionId: s.id, email: s.email };
+  }
+
+  isAdmin(auth: AuthContext): boolean {
+    return this.deps.config.adminEmails.includes(auth.email.toLowerCase());
+  }
+
+  private async issue(user: { id: string; email: string; name: string | null; created_at: string }, orgId: string): Promise<AuthTokens> {
+    const now = this.deps.clock.now();
+    const sessionId = newId('ses');
+    await this.repo.createSession({
+      id: sessionId,
+      user_id: user.id,
+      org_id: orgId,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + REFRESH_TOKEN_TTL_MS).toISOString(),
+    });
+    const refresh = await this.newRefreshToken(sessionId, now);
+    return this.tokens(user, orgId, sessionId, refresh, now);
+  }
+
+  private async newRefreshToken(sessionId: string, now: Date): Promise<string> {
+    const token = encodeBase64urlNoPadding(randomBytes(32));
+    const expires = new Date(now.getTime() + REFRESH_TOKEN_TTL_MS).toISOString();
+    await this.repo.insertRefreshToken({ id: newId('rt'), session_id: sessionId, token_hash: hashRefreshToken(token), created_at: now.toISOString(), expires_at: expires });
+    await this.repo.extendSession(sessionId, expires);
+    return token;
+  }
+
+  private tokens(user: { id: string; email: string; name: string | null; created_at: string }, orgId: string, sessionId: string, refreshToken: string, now: Date): AuthTokens {
+    return {
+      user: toUserDto(user),
+      accessToken: this.deps.tokens.sign({ userId: user.id, orgId, sessionId }, now.getTime()),
+      refreshToken,
+      orgId,
+      expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+    };
+  }
+}
