@@ -21,6 +21,8 @@ export interface BuildServerOptions {
   /** Plain Fastify routes of other modules (webhooks, log streams), registered after the core. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   extraPaths?: ExtraPaths;
+  /** Benchmarks raise the /auth limit so they measure the limiter's cost without being stopped by it. */
+  authRateLimit?: { limit: number; windowMs: number };
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
@@ -63,7 +65,7 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
   });
   app.setNotFoundHandler((_req, reply) => sendError(reply, new AppError('not_found', 'No such route')));
 
-  const authLimiter = new RateLimiter(AUTH_LIMIT, AUTH_WINDOW_MS);
+  const authLimiter = new RateLimiter(opts.authRateLimit?.limit ?? AUTH_LIMIT, opts.authRateLimit?.windowMs ?? AUTH_WINDOW_MS);
   app.addHook('onRequest', async (request, reply) => {
     if (!isAuthPath(request.url)) return;
     const wait = authLimiter.hit(request.ip, deps.clock.now().getTime());

@@ -1,0 +1,67 @@
+// pnpm bench:api — authenticated GET /auth/me through the whole stack (REST adapter, tRPC, JWT, session lookup in
+// SQLite) against a bare Fastify route answering a similar JSON body, in the same process and run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { buildServer } from '../src/http/build-server.js';
+import { systemClock } from '../src/lib/clock.js';
+import { AccessTokenSigner } from '../src/modules/auth/access-token.js';
+import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
+import { createServices } from '../src/services.js';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+
+const autocannonBin = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'node_modules', '.bin', 'autocannon');
+
+// The load comes from another process, so the server under test has this process's core to itself.
+async function run(url: string, headers: Record<string, string>) {
+  const args = ['-j', '-c', '32', '-d', String(DURATION)];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  const { stdout } = await promisify(execFile)(autocannonBin, [...args, url], { maxBuffer: 16 << 20 });
+  const r = JSON.parse(stdout) as { non2xx: number; requests: { average: number }; latency: { p99: number } };
+  if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers from ${url}`);
+  return { rps: r.requests.average, p99: r.latency.p99 };
+}
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-bench-'));
+const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+const db = await openDatabase(dataDir);
+const deps = { db, config, clock: systemClock, log: pino({ level: 'warn' }), tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher() };
+// The /auth limiter stays in the path (its cost is measured) with a limit the benchmark cannot reach.
+const app = await buildServer(deps, createServices(deps), { authRateLimit: { limit: 1e12, windowMs: 300_000 } });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+const reg = await fetch(`${apiUrl}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }) });
+const { accessToken, user, orgId } = (await reg.json()) as { accessToken: string; user: unknown; orgId: string };
+
+const bare = Fastify();
+bare.get('/auth/me', async () => ({ user, orgId }));
+await bare.listen({ port: 0, host: '127.0.0.1' });
+const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/auth/me`;
+
+const auth = { authorization: `Bearer ${accessToken}` };
+await run(bareUrl, auth); // warm-up both
+await run(`${apiUrl}/auth/me`, auth);
+const results = { bare: [] as { rps: number; p99: number }[], cynchro: [] as { rps: number; p99: number }[] };
+for (let i = 0; i < ROUNDS; i++) {
+  results.bare.push(await run(bareUrl, auth));
+  results.cynchro.push(await run(`${apiUrl}/auth/me`, auth));
+}
+const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const b = { rps: avg(results.bare.map((r) => r.rps)), p99: avg(results.bare.map((r) => r.p99)) };
+const c = { rps: avg(results.cynchro.map((r) => r.rps)), p99: avg(results.cynchro.map((r) => r.p99)) };
+console.log(`bare fastify      : ${b.rps.toFixed(0)} req/s, p99 ${b.p99.toFixed(1)} ms`);
+console.log(`cynchro /auth/me  : ${c.rps.toFixed(0)} req/s, p99 ${c.p99.toFixed(1)} ms`);
+console.log(`ratio (cynchro/bare req/s): ${(c.rps / b.rps).toFixed(2)} (goal >= 0.5)`);
+await app.close();
+await bare.close();
+await db.destroy();
+fs.rmSync(dataDir, { recursive: true, force: true });
