@@ -6,6 +6,7 @@ import type { Deps } from '../../deps.js';
 import { audit } from '../../lib/audit.js';
 import { newId } from '../../lib/ids.js';
 import { ACCESS_TOKEN_TTL_SECONDS } from './access-token.js';
+import { AuthCache } from './auth-cache.js';
 import { AuthRepo } from './auth.repo.js';
 import type { AuthTokens, LoginInput, RegisterInput, UserDto } from './auth.schema.js';
 
@@ -29,6 +30,7 @@ function toUserDto(u: { id: string; email: string; name: string | null; created_
 
 export class AuthService {
   private readonly repo: AuthRepo;
+  private readonly cache = new AuthCache();
 
   constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'tokens' | 'passwords' | 'config' | 'log'>) {
     this.repo = new AuthRepo(deps.db);
@@ -72,6 +74,7 @@ export class AuthService {
     if (row.used_at !== null || !(await this.repo.markRefreshTokenUsed(row.id, now.toISOString()))) {
       // A rotated token presented again means it leaked (or a client raced itself): end the whole family.
       await this.repo.revokeSession(row.session_id, now.toISOString(), 'refresh_token_reuse');
+      this.cache.evictSession(row.session_id);
       await audit(this.deps.db, now, { userId: row.user_id, orgId: row.org_id, action: 'auth.refresh_reuse', outcome: 'denied' });
       throw new AppError('invalid_or_expired_token', 'The refresh token was already used; the session is revoked');
     }
@@ -84,6 +87,7 @@ export class AuthService {
 
   async logout(auth: AuthContext): Promise<void> {
     await this.repo.revokeUserSessions(auth.userId, this.deps.clock.now().toISOString(), 'logout');
+    this.cache.evictUser(auth.userId);
   }
 
   async me(auth: AuthContext): Promise<{ user: UserDto; orgId: string }> {
@@ -100,6 +104,7 @@ export class AuthService {
     await this.repo.updatePasswordHash(user.id, await this.deps.passwords.hash(newPassword));
     const now = this.deps.clock.now();
     await this.repo.revokeUserSessions(user.id, now.toISOString(), 'password_changed', auth.sessionId);
+    this.cache.evictUser(user.id, auth.sessionId);
     await audit(this.deps.db, now, { userId: user.id, orgId: auth.orgId, action: 'auth.change_password', outcome: 'ok' });
   }
 
@@ -110,13 +115,22 @@ export class AuthService {
   async authenticate(token: string | undefined | null): Promise<AuthContext> {
     if (!token) throw new AppError('missing_bearer_token');
     const now = this.deps.clock.now();
-    const claims = this.deps.tokens.verify(token, now.getTime());
-    if (!claims) throw new AppError('invalid_or_expired_token');
-    const s = await this.repo.findLiveSession(claims.sessionId);
-    if (!s || s.revoked_at !== null || s.expires_at <= now.toISOString() || s.user_id !== claims.userId) {
-      throw new AppError('invalid_or_expired_token');
+    const nowMs = now.getTime();
+    let claims = this.cache.claims(token, nowMs);
+    if (!claims) {
+      const verified = this.deps.tokens.verify(token, nowMs);
+      if (!verified) throw new AppError('invalid_or_expired_token');
+      this.cache.rememberClaims(token, (claims = verified));
     }
-    return { userId: s.user_id, orgId: s.org_id, sessionId: s.id, email: s.email };
+    let s = this.cache.session(claims.sessionId, nowMs);
+    if (!s) {
+      const row = await this.repo.findLiveSession(claims.sessionId);
+      if (!row || row.revoked_at !== null) throw new AppError('invalid_or_expired_token');
+      s = { userId: row.user_id, orgId: row.org_id, email: row.email, expiresAt: row.expires_at, cachedAt: nowMs };
+      this.cache.rememberSession(claims.sessionId, s);
+    }
+    if (s.expiresAt <= now.toISOString() || s.userId !== claims.userId) throw new AppError('invalid_or_expired_token');
+    return { userId: s.userId, orgId: s.orgId, sessionId: claims.sessionId, email: s.email };
   }
 
   isAdmin(auth: AuthContext): boolean {
@@ -142,6 +156,7 @@ export class AuthService {
     const expires = new Date(now.getTime() + REFRESH_TOKEN_TTL_MS).toISOString();
     await this.repo.insertRefreshToken({ id: newId('rt'), session_id: sessionId, token_hash: hashRefreshToken(token), created_at: now.toISOString(), expires_at: expires });
     await this.repo.extendSession(sessionId, expires);
+    this.cache.evictSession(sessionId);
     return token;
   }
 
