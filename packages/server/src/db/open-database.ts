@@ -16,7 +16,7 @@ export async function openDatabase(dataDir: string, extra: Record<string, import
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations, ...extra }) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
@@ -26,3 +26,25 @@ export async function openDatabase(dataDir: string, extra: Record<string, import
   }
   return db;
 }
+
+/**
+ * Kysely prepares every query anew; compiling SQL is a large share of a cheap query's cost on better-sqlite3.
+ * Statements are reusable, so identical SQL shares one (bounded, oldest evicted first).
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 500): SqliteDatabaseLike {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (!st) {
+        st = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, st);
+      }
+      return st;
+    },
+  };
+}
+
+type SqliteDatabaseLike = import('kysely').SqliteDatabase;
