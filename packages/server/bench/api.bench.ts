@@ -8,12 +8,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import pino from 'pino';
+import { createVault } from '@cynchro/vault';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { buildServer } from '../src/http/build-server.js';
 import { systemClock } from '../src/lib/clock.js';
 import { AccessTokenSigner } from '../src/modules/auth/access-token.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
+import { VaultKeyringStorage } from '../src/modules/vault/vault.repo.js';
 import { createServices } from '../src/services.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
@@ -34,7 +36,7 @@ async function run(url: string, headers: Record<string, string>) {
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-bench-'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
 const db = await openDatabase(dataDir);
-const deps = { db, config, clock: systemClock, log: pino({ level: 'warn' }), tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher() };
+const deps = { db, config, clock: systemClock, log: pino({ level: 'warn' }), tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher(), vault: createVault({ storage: new VaultKeyringStorage(db) }) };
 // The /auth limiter stays in the path (its cost is measured) with a limit the benchmark cannot reach.
 const app = await buildServer(deps, createServices(deps), { authRateLimit: { limit: 1e12, windowMs: 300_000 } });
 await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,5 +1,6 @@
 // The one dependency object services receive. It is built only in the entry point (main.ts) or a test harness:
 // no module keeps a singleton.
+import type { Vault } from '@cynchro/vault';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Db } from './db/open-database.js';
@@ -14,4 +15,6 @@ export interface Deps {
   log: Logger;
   tokens: AccessTokenSigner;
   passwords: PasswordHasher;
+  /** In memory only: a (re)started server is sealed until an operator unseals it. */
+  vault: Vault;
 }

@@ -1,4 +1,5 @@
 // The entry point: the only place the dependency object is built.
+import { createVault } from '@cynchro/vault';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/open-database.js';
@@ -7,6 +8,7 @@ import { buildServer } from './http/build-server.js';
 import { systemClock } from './lib/clock.js';
 import { AccessTokenSigner } from './modules/auth/access-token.js';
 import { PasswordHasher } from './modules/auth/password-hasher.js';
+import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
 import { createServices } from './services.js';
 
 async function main(): Promise<void> {
@@ -22,7 +24,9 @@ async function main(): Promise<void> {
   }
   const log = pino({ level: config.logLevel });
   const db = await openDatabase(config.dataDir);
-  const deps: Deps = { db, config, clock: systemClock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher() };
+  // Starts sealed: the master key exists only in memory, after an operator's /admin/unseal.
+  const vault = createVault({ storage: new VaultKeyringStorage(db), onBackgroundError: (err) => log.warn({ err }, 'vault background task failed') });
+  const deps: Deps = { db, config, clock: systemClock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault };
   const services = createServices(deps);
   const app = await buildServer(deps, services);
   await app.listen({ port: config.port, host: config.host });
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     await app.close();
+    await vault.seal(); // wipes the keys and writes exact encryption counts before the database closes
     await db.destroy();
     process.exit(0);
   };

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import { createVault } from '@cynchro/vault';
+import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.js';
 import { openDatabase } from '../src/db/open-database.js';
@@ -11,6 +12,7 @@ import { buildServer } from '../src/http/build-server.js';
 import type { Clock } from '../src/lib/clock.js';
 import { AccessTokenSigner } from '../src/modules/auth/access-token.js';
 import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
+import { VaultKeyringStorage } from '../src/modules/vault/vault.repo.js';
 import { createServices, type Services } from '../src/services.js';
 
 export class TestClock implements Clock {
@@ -32,12 +34,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger } = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-test-'));
   const config: Config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   const clock = new TestClock();
   const db = await openDatabase(dataDir);
-  const deps: Deps = { db, config, clock, log: pino({ level: 'silent' }), tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher() };
+  const log = opts.log ?? pino({ level: 'silent' });
+  const vault = createVault({ storage: new VaultKeyringStorage(db, clock), onBackgroundError: (err) => log.warn({ err }, 'vault background task failed') });
+  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher(), vault };
   const services = createServices(deps);
   const app = await buildServer(deps, services);
   await app.ready();
@@ -45,6 +49,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: { dat
     app, deps, services, clock, dataDir,
     async close() {
       await app.close();
+      await vault.seal();
       await db.destroy();
     },
   };

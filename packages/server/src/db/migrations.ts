@@ -61,4 +61,28 @@ export const migrations: Record<string, Migration> = {
       await sql`select 1`.execute(db);
     },
   },
+  '0002_vault_secrets': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('vault_keyring')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('wrapped', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id').onDelete('cascade'))
+        .addColumn('app_id', 'text')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('keys', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // SQLite treats NULLs as distinct in unique indexes, so org-wide (NULL app_id) names need the coalesce.
+      await sql`create unique index secrets_scope_name on secrets (org_id, coalesce(app_id, ''), name)`.execute(db);
+      await db.schema.createIndex('secrets_org_app').on('secrets').columns(['org_id', 'app_id']).execute();
+    },
+  },
 };

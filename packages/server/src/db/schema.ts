@@ -53,6 +53,27 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** The vault's wrapped keyring: one row (id = 1), ciphertext under the master key; never key material. */
+export interface VaultKeyringTable {
+  id: number;
+  wrapped: string;
+  updated_at: string;
+}
+
+/** A named bundle of env-style values; `app_id` null = org-wide. Values are vault ciphertext only. */
+export interface SecretsTable {
+  id: string;
+  org_id: string;
+  app_id: string | null;
+  name: string;
+  /** JSON array of the key names, sorted (readable while sealed). */
+  keys: string;
+  /** JSON object { key: vault ciphertext }. */
+  data: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   orgs: OrgsTable;
@@ -60,4 +81,6 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   audit_log: AuditLogTable;
+  vault_keyring: VaultKeyringTable;
+  secrets: SecretsTable;
 }

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { toAppError } from '../../errors/to-app-error.js';
+import { adminProcedure, publicProcedure, router } from '../../trpc/trpc.js';
+import { SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
+
+const tags = ['Admin'];
+
+/**
+ * adminProcedure, plus an audit record when the ADMIN_EMAILS gate refuses an unseal, rotation or seal: those are
+ * attempts too. (Attempts that fail authentication have no user to record.) The caller is looked up again only on
+ * that rare path, because the gate runs after this middleware.
+ */
+const auditedAdminProcedure = publicProcedure
+  .use(async ({ ctx, path, getRawInput, next }) => {
+    const result = await next();
+    if (!result.ok && path !== 'admin.sealStatus' && toAppError(result.error).code === 'forbidden') {
+      const raw = path === 'admin.unseal' ? ((await getRawInput().catch(() => undefined)) as { previous?: unknown } | undefined) : undefined;
+      const attempt = path === 'admin.seal' ? 'seal' : raw?.previous ? 'rotate' : 'unseal';
+      const who = await ctx.services.auth.authenticate(ctx.bearerToken).catch(() => null);
+      if (who) await ctx.services.vault.recordRefused(who, attempt);
+    }
+    return result;
+  })
+  .concat(adminProcedure);
+
+export const adminRouter = router({
+  sealStatus: auditedAdminProcedure
+    .meta({ openapi: { method: 'GET', path: '/admin/seal-status', tags, summary: 'Whether the vault is sealed (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+    .input(z.void())
+    .output(SealStatus)
+    .query(({ ctx }) => ctx.services.vault.sealStatus()),
+
+  unseal: auditedAdminProcedure
+    .meta({ openapi: { method: 'POST', path: '/admin/unseal', tags, summary: 'Load the master key into memory; with `previous`, rotate it (operators only)' }, errors: ['validation', 'invalid_key', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+    .input(UnsealInput)
+    .output(UnsealResult)
+    .mutation(({ ctx, input }) => ctx.services.vault.unseal(ctx.auth, input.key, input.previous)),
+
+  seal: auditedAdminProcedure
+    .meta({ openapi: { method: 'POST', path: '/admin/seal', tags, summary: 'Drop the master key from memory (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+    .input(z.void())
+    .output(SealStatus)
+    .mutation(({ ctx }) => ctx.services.vault.seal(ctx.auth)),
+});

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+const masterKey = z
+  .string()
+  .regex(HEX_KEY, 'must be exactly 64 hexadecimal characters (32 bytes)')
+  .meta({ description: 'Master key: 32 bytes as 64 hexadecimal characters. Never stored or logged.' });
+
+export const UnsealInput = z.object({
+  key: masterKey,
+  // Blank optional fields mean "not provided" (api-reference.md), so `previous: ""` is a plain unseal.
+  previous: z
+    .union([masterKey, z.literal('')])
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .meta({ description: 'The current master key; given, `key` replaces it (rotation). Data is not re-encrypted.' }),
+});
+
+export const SealStatus = z.object({ sealed: z.boolean() }).meta({ id: 'SealStatus' });
+
+export const UnsealResult = z
+  .object({
+    sealed: z.boolean(),
+    outcome: z.enum(['initialized', 'unsealed', 'already_unsealed', 'rotated']).meta({
+      description:
+        '`initialized`: the first unseal on this server, the key is now the master key; `unsealed`; `already_unsealed` (same key); `rotated`: `key` replaced `previous`',
+    }),
+  })
+  .meta({ id: 'UnsealResult' });
+
+export type UnsealInput = z.infer<typeof UnsealInput>;
