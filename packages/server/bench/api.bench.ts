@@ -9,14 +9,9 @@ import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { createVault } from '@cynchro/vault';
+import { createFakeDockerDriver } from '@cynchro/docker-driver';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/open-database.js';
-import { buildServer } from '../src/http/build-server.js';
-import { systemClock } from '../src/lib/clock.js';
-import { AccessTokenSigner } from '../src/modules/auth/access-token.js';
-import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
-import { VaultKeyringStorage } from '../src/modules/vault/vault.repo.js';
-import { createServices } from '../src/services.js';
+import { createRuntime } from '../src/runtime.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -35,10 +30,10 @@ async function run(url: string, headers: Record<string, string>) {
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-bench-'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
-const db = await openDatabase(dataDir);
-const deps = { db, config, clock: systemClock, log: pino({ level: 'warn' }), tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher(), vault: createVault({ storage: new VaultKeyringStorage(db) }) };
 // The /auth limiter stays in the path (its cost is measured) with a limit the benchmark cannot reach.
-const app = await buildServer(deps, createServices(deps), { authRateLimit: { limit: 1e12, windowMs: 300_000 } });
+// Docker is not on this path; the in-memory driver keeps the benchmark independent of the engine.
+const rt = await createRuntime(config, { log: pino({ level: 'warn' }), docker: createFakeDockerDriver(), server: { authRateLimit: { limit: 1e12, windowMs: 300_000 } } });
+const app = rt.app;
 await app.listen({ port: 0, host: '127.0.0.1' });
 const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 const reg = await fetch(`${apiUrl}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }) });
@@ -63,7 +58,6 @@ const c = { rps: avg(results.cynchro.map((r) => r.rps)), p99: avg(results.cynchr
 console.log(`bare fastify      : ${b.rps.toFixed(0)} req/s, p99 ${b.p99.toFixed(1)} ms`);
 console.log(`cynchro /auth/me  : ${c.rps.toFixed(0)} req/s, p99 ${c.p99.toFixed(1)} ms`);
 console.log(`ratio (cynchro/bare req/s): ${(c.rps / b.rps).toFixed(2)} (goal >= 0.5)`);
-await app.close();
+await rt.close();
 await bare.close();
-await db.destroy();
 fs.rmSync(dataDir, { recursive: true, force: true });

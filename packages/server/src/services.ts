@@ -1,7 +1,9 @@
 // Builds every service from the one Deps object. Routers reach services only through the tRPC context.
 import type { Deps } from './deps.js';
+import { AppsService } from './modules/apps/apps.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
-import { sqliteAppLookup } from './modules/secrets/app-lookup.js';
+import { DeployService } from './modules/deploy/deploy.service.js';
+import { AppsRepo } from './modules/apps/apps.repo.js';
 import { SecretsService } from './modules/secrets/secrets.service.js';
 import { VaultService } from './modules/vault/vault.service.js';
 
@@ -9,13 +11,23 @@ export interface Services {
   auth: AuthService;
   vault: VaultService;
   secrets: SecretsService;
+  deploy: DeployService;
+  apps: AppsService;
 }
 
 export function createServices(deps: Deps): Services {
   const vault = new VaultService(deps);
+  const secrets = new SecretsService(deps, vault, appLookup(new AppsRepo(deps.db)));
+  const deploy = new DeployService(deps, vault, secrets);
   return {
     auth: new AuthService(deps),
     vault,
-    secrets: new SecretsService(deps, vault, sqliteAppLookup(deps.db)),
+    secrets,
+    deploy,
+    apps: new AppsService(deps, vault, secrets, deploy),
   };
+}
+
+function appLookup(repo: AppsRepo) {
+  return { belongsToOrg: async (orgId: string, appId: string) => !!(await repo.findForOrg(orgId, appId)) };
 }

@@ -1,19 +1,20 @@
-// Builds a real server (real SQLite file in a temp DATA_DIR, real Fastify) for tests, the way main.ts does.
+// Builds a real server (real SQLite file in a temp DATA_DIR, real Fastify, real embedded ingress on a free port)
+// through the same composition root as main.ts. The Docker engine is the in-memory fake unless a test passes the
+// real driver.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createVault } from '@cynchro/vault';
+import net from 'node:net';
+import { createFakeDockerDriver, type DockerDriver } from '@cynchro/docker-driver';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.js';
-import { openDatabase } from '../src/db/open-database.js';
 import type { Deps } from '../src/deps.js';
-import { buildServer } from '../src/http/build-server.js';
 import type { Clock } from '../src/lib/clock.js';
-import { AccessTokenSigner } from '../src/modules/auth/access-token.js';
-import { PasswordHasher } from '../src/modules/auth/password-hasher.js';
-import { VaultKeyringStorage } from '../src/modules/vault/vault.repo.js';
-import { createServices, type Services } from '../src/services.js';
+import type { Ingress } from '../src/modules/ingress/index.js';
+import type { DeploymentWorker, WorkerOptions } from '../src/modules/worker/deployment-worker.js';
+import { createRuntime } from '../src/runtime.js';
+import type { Services } from '../src/services.js';
 
 export class TestClock implements Clock {
   offsetMs = 0;
@@ -29,30 +30,48 @@ export interface Harness {
   app: FastifyInstance;
   deps: Deps;
   services: Services;
+  worker: DeploymentWorker;
   clock: TestClock;
   dataDir: string;
+  config: Config;
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  dataDir?: string;
+  log?: Logger;
+  docker?: DockerDriver;
+  ingress?: Ingress;
+  worker?: WorkerOptions;
+  /** Start the ingress and worker (reconcile first), as main.ts does. Default true. */
+  start?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startHarness(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-test-'));
-  const config: Config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const config: Config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INGRESS_PORT: String(await freePort()), ...env });
   const clock = new TestClock();
-  const db = await openDatabase(dataDir);
-  const log = opts.log ?? pino({ level: 'silent' });
-  const vault = createVault({ storage: new VaultKeyringStorage(db, clock), onBackgroundError: (err) => log.warn({ err }, 'vault background task failed') });
-  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(dataDir), passwords: new PasswordHasher(), vault };
-  const services = createServices(deps);
-  const app = await buildServer(deps, services);
-  await app.ready();
-  return {
-    app, deps, services, clock, dataDir,
-    async close() {
-      await app.close();
-      await vault.seal();
-      await db.destroy();
-    },
-  };
+  const rt = await createRuntime(config, {
+    clock,
+    log: opts.log ?? pino({ level: 'silent' }),
+    docker: opts.docker ?? createFakeDockerDriver(),
+    ...(opts.ingress ? { ingress: opts.ingress } : {}),
+    worker: { pollMs: 100, ...opts.worker },
+  });
+  if (opts.start !== false) await rt.start();
+  await rt.app.ready();
+  return { app: rt.app, deps: rt.deps, services: rt.services, worker: rt.worker, clock, dataDir, config, close: () => rt.close() };
 }
 
 let seq = 0;

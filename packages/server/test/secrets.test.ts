@@ -1,9 +1,6 @@
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors/app-error.js';
 import type { AuthContext } from '../src/modules/auth/auth.service.js';
-import { sqliteAppLookup } from '../src/modules/secrets/app-lookup.js';
 import { SecretsService, type AppLookup } from '../src/modules/secrets/secrets.service.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
@@ -365,19 +362,5 @@ describe('app scope (SecretsService with an AppLookup stub)', () => {
 
     await h.deps.db.updateTable('secrets').set({ data: JSON.stringify({ K: sourceData.OTHER }) }).where('id', '=', source.id).execute();
     await expect(secrets.resolveForApp(user.orgId, 'app_worker', ['source'])).rejects.toMatchObject({ code: 'internal' });
-  });
-});
-
-describe('sqliteAppLookup (the server default until the apps module provides one)', () => {
-  it('knows no apps without an apps table, and reads apps(id, org_id) once it exists', async () => {
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(':memory:') }) });
-    const lookup = sqliteAppLookup(db);
-    expect(await lookup.belongsToOrg('org_a', 'app_1')).toBe(false);
-    await sql`create table apps (id text primary key, org_id text not null)`.execute(db);
-    await sql`insert into apps (id, org_id) values ('app_1', 'org_a')`.execute(db);
-    expect(await lookup.belongsToOrg('org_a', 'app_1')).toBe(true);
-    expect(await lookup.belongsToOrg('org_b', 'app_1')).toBe(false);
-    expect(await lookup.belongsToOrg('org_a', 'app_2')).toBe(false);
-    await db.destroy();
   });
 });

@@ -1,6 +1,7 @@
 // Versioned migrations, applied in name order at start. Never edit a migration that has shipped: add one.
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { appsMigration } from '../modules/apps/apps.migration.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_auth': {
@@ -85,4 +86,5 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('secrets_org_app').on('secrets').columns(['org_id', 'app_id']).execute();
     },
   },
+  '0003_apps': appsMigration,
 };

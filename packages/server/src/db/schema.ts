@@ -1,5 +1,6 @@
 // Table types for Kysely. These describe storage only: API contracts live in each module's *.schema.ts.
 import type { Generated } from 'kysely';
+import type { AppsTable, DeploymentLogsTable, DeploymentsTable, DomainsTable } from '../modules/apps/apps.tables.js';
 
 export interface UsersTable {
   id: string;
@@ -83,4 +84,8 @@ export interface Database {
   audit_log: AuditLogTable;
   vault_keyring: VaultKeyringTable;
   secrets: SecretsTable;
+  apps: AppsTable;
+  domains: DomainsTable;
+  deployments: DeploymentsTable;
+  deployment_logs: DeploymentLogsTable;
 }

@@ -7,6 +7,7 @@ import { AppError, type ErrorBody } from '../errors/app-error.js';
 import { toAppError } from '../errors/to-app-error.js';
 import type { Deps } from '../deps.js';
 import type { Services } from '../services.js';
+import { logStreamOpenApi, logStreamRoutes } from '../modules/apps/log-stream.routes.js';
 import { appRouter, type AppRouter } from '../trpc/app-router.js';
 import { bearerFrom, type Context } from '../trpc/context.js';
 import { buildOpenApiDocument, type ExtraPaths } from './openapi-document.js';
@@ -86,13 +87,14 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
-  const openApiDoc = buildOpenApiDocument(appRouter, { baseUrl: deps.config.publicApiUrl, version: API_VERSION, extraPaths: opts.extraPaths });
+  const openApiDoc = buildOpenApiDocument(appRouter, { baseUrl: deps.config.publicApiUrl, version: API_VERSION, extraPaths: { ...logStreamOpenApi, ...opts.extraPaths } });
   app.get('/openapi.json', async () => openApiDoc);
   await app.register(async (docs) => {
     const { default: scalar } = await import('@scalar/fastify-api-reference');
     await docs.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json', title: 'Cynchro API' } });
   });
 
+  await app.register(logStreamRoutes(deps, services));
   for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
 
   // REST, in its own scope so the error-body rewrite touches only these routes (/trpc keeps tRPC's shape).

@@ -1,4 +1,6 @@
 import { adminRouter } from '../modules/admin/admin.router.js';
+import { appsRouter } from '../modules/apps/apps.router.js';
+import { deployRouter } from '../modules/deploy/deploy.router.js';
 import { authRouter } from '../modules/auth/auth.router.js';
 import { secretsRouter } from '../modules/secrets/secrets.router.js';
 import { router } from './trpc.js';
@@ -7,6 +9,8 @@ export const appRouter = router({
   auth: authRouter,
   secrets: secretsRouter,
   admin: adminRouter,
+  deploy: deployRouter.deploy,
+  apps: appsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { authedProcedure, router } from '../../trpc/trpc.js';
+import { AppActionResult, AppDetail, AppIdInput, AppList, Deleted, Deployment, DeploymentIdInput, DeploymentLogs, Logs, LogsInput } from './apps.schema.js';
+
+const tags = ['Apps'];
+const auth = ['missing_bearer_token', 'invalid_or_expired_token'] as const;
+
+export const appsRouter = router({
+  list: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/apps', tags, summary: "List your org's apps" }, errors: [...auth] })
+    .input(z.void())
+    .output(AppList)
+    .query(({ ctx }) => ctx.services.apps.list(ctx.auth)),
+
+  get: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/apps/{id}', tags, summary: 'App, webhook and the 20 newest deployments' }, errors: [...auth, 'validation', 'app_not_found'] })
+    .input(AppIdInput)
+    .output(AppDetail)
+    .query(({ ctx, input }) => ctx.services.apps.get(ctx.auth, input.id)),
+
+  restart: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/restart', tags, summary: 'Recreate the container(s)' }, errors: [...auth, 'validation', 'app_not_found', 'conflict'] })
+    .input(AppIdInput)
+    .output(AppActionResult)
+    .mutation(({ ctx, input }) => ctx.services.apps.restart(ctx.auth, input.id)),
+
+  stop: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/stop', tags, summary: 'Stop the container(s); the domain answers 503' }, errors: [...auth, 'validation', 'app_not_found'] })
+    .input(AppIdInput)
+    .output(AppActionResult)
+    .mutation(({ ctx, input }) => ctx.services.apps.stop(ctx.auth, input.id)),
+
+  delete: authedProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/apps/{id}', tags, summary: 'Remove the app, its containers, network, volumes, images, routes and app-scoped secrets' }, errors: [...auth, 'validation', 'app_not_found'] })
+    .input(AppIdInput)
+    .output(Deleted)
+    .mutation(({ ctx, input }) => ctx.services.apps.remove(ctx.auth, input.id)),
+
+  logs: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/apps/{id}/logs', tags, summary: 'Snapshot of the last `tail` log lines (≤ 2000, default 200)' }, errors: [...auth, 'validation', 'app_not_found'] })
+    .input(LogsInput)
+    .output(Logs)
+    .query(({ ctx, input }) => ctx.services.apps.logs(ctx.auth, input.id, input.tail)),
+
+  deploymentLogs: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/apps/{id}/deployments/{deploymentId}/logs', tags, summary: "A deployment's own log: build output, each step, the error" }, errors: [...auth, 'validation', 'app_not_found', 'deployment_not_found'] })
+    .input(DeploymentIdInput)
+    .output(DeploymentLogs)
+    .query(({ ctx, input }) => ctx.services.apps.deploymentLogs(ctx.auth, input.id, input.deploymentId)),
+
+  cancelDeployment: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/deployments/{deploymentId}/cancel', tags, summary: 'Cancel a queued or running deployment' }, errors: [...auth, 'validation', 'app_not_found', 'deployment_not_found', 'conflict'] })
+    .input(DeploymentIdInput)
+    .output(Deployment)
+    .mutation(({ ctx, input }) => ctx.services.apps.cancelDeployment(ctx.auth, input.id, input.deploymentId)),
+});

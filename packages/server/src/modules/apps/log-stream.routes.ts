@@ -1,0 +1,223 @@
+// Live logs over WebSocket: `/apps/:id/logs/stream` follows the app's containers (and the next deployment's after a
+// redeploy), `/apps/:id/deployments/:deploymentId/logs/stream` replays a deployment's log and follows it to its end.
+// The token is checked like a bearer token and the app must be the caller's, before anything is sent; failures
+// close the socket with 4401/4404 and the error code as the reason.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import { LABELS, type ContainerInfo } from '@cynchro/docker-driver';
+
+import { toAppError } from '../../errors/to-app-error.js';
+import type { Deps } from '../../deps.js';
+import type { Services } from '../../services.js';
+import { bearerFrom } from '../../trpc/context.js';
+import type { AuthContext } from '../auth/auth.service.js';
+import { toDeploymentDto } from './apps.service.js';
+
+const HEARTBEAT_MS = 15_000;
+/** Above this many unsent bytes a client is slow: lines are dropped (and counted), never buffered without bound. */
+const MAX_BUFFERED = 1 << 20;
+
+export const CLOSE_CODES: Record<string, number> = {
+  missing_bearer_token: 4401,
+  invalid_or_expired_token: 4401,
+  app_not_found: 4404,
+  deployment_not_found: 4404,
+  sealed: 4503,
+  internal: 1011,
+};
+
+type StreamDeps = Pick<Deps, 'docker' | 'events' | 'clock' | 'log'>;
+
+interface Query {
+  token?: string;
+  tail?: string;
+}
+
+function closeWith(socket: WebSocket, err: unknown): void {
+  const e = toAppError(err);
+  socket.close(CLOSE_CODES[e.code] ?? 4400, e.code);
+}
+
+/** Sends JSON, dropping (and counting) what a slow client cannot take. */
+class Sender {
+  dropped = 0;
+  constructor(private readonly socket: WebSocket) {}
+  send(msg: object): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > MAX_BUFFERED) {
+      this.dropped++;
+      return;
+    }
+    if (this.dropped) {
+      const n = this.dropped;
+      this.dropped = 0;
+      this.socket.send(JSON.stringify({ type: 'dropped', count: n }));
+    }
+    this.socket.send(JSON.stringify(msg));
+  }
+}
+
+function heartbeat(socket: WebSocket, sender: Sender, clock: Deps['clock']): () => void {
+  let alive = true;
+  socket.on('pong', () => (alive = true));
+  const t = setInterval(() => {
+    if (!alive) return socket.terminate();
+    alive = false;
+    socket.ping();
+    // Browsers cannot see pings: a JSON heartbeat keeps idle proxies and clients informed too.
+    sender.send({ type: 'heartbeat', at: clock.now().toISOString() });
+  }, HEARTBEAT_MS);
+  t.unref();
+  return () => clearInterval(t);
+}
+
+async function authenticate(services: Services, req: FastifyRequest<{ Querystring: Query }>): Promise<AuthContext> {
+  return services.auth.authenticate(req.query.token || bearerFrom(req.headers.authorization));
+}
+
+export function logStreamRoutes(deps: StreamDeps, services: Services) {
+  return async (app: FastifyInstance) => {
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+    app.get<{ Params: { id: string }; Querystring: Query }>('/apps/:id/logs/stream', { websocket: true }, async (socket, req) => {
+      let auth: AuthContext;
+      let appRow;
+      try {
+        auth = await authenticate(services, req);
+        appRow = await services.apps.require(auth, req.params.id);
+      } catch (e) {
+        return closeWith(socket, e);
+      }
+      const tail = Math.min(Math.max(Number(req.query.tail ?? 0) || 0, 0), 2000);
+      const sender = new Sender(socket);
+      const stopBeat = heartbeat(socket, sender, deps.clock);
+      const followers = new Map<string, AbortController>();
+      let closed = false;
+
+      const follow = (c: ContainerInfo, opts: { tail?: number; since?: number }) => {
+        if (followers.has(c.id) || closed) return;
+        const ac = new AbortController();
+        followers.set(c.id, ac);
+        const service = c.labels[LABELS.service] ?? 'app';
+        void (async () => {
+          try {
+            for await (const l of deps.docker.followLogs(c.id, { signal: ac.signal, followRestarts: true, ...opts })) {
+              sender.send({ type: 'log', service, stream: l.stream, timestamp: l.timestamp, text: l.text });
+            }
+          } catch (e) {
+            if (!ac.signal.aborted) deps.log.debug({ err: e }, 'log follow ended');
+          } finally {
+            if (followers.get(c.id) === ac) followers.delete(c.id);
+          }
+        })();
+      };
+
+      const onSwitch = async ({ appId, deploymentId }: { appId: string; deploymentId: string | null }) => {
+        if (appId !== appRow.id || closed) return;
+        if (!deploymentId) {
+          const still = await services.apps.require(auth, appId).catch(() => null);
+          if (!still) socket.close(4404, 'app_not_found');
+          return;
+        }
+        const next = await deps.docker.listContainers({ [LABELS.app]: appId, [LABELS.deployment]: deploymentId }, { all: true });
+        // New containers first (from their start, so their boot lines are not lost), then drop the old followers.
+        const keep = new Set(next.map((c) => c.id));
+        for (const c of next) follow(c, { since: Math.floor(Date.parse(c.createdAt) / 1000) });
+        for (const [id, ac] of followers) if (!keep.has(id)) ac.abort();
+        sender.send({ type: 'switched', deploymentId });
+      };
+      const listener = (e: { appId: string; deploymentId: string | null }) => void onSwitch(e).catch(() => {});
+      deps.events.on('app-switched', listener);
+      socket.on('close', () => {
+        closed = true;
+        stopBeat();
+        deps.events.off('app-switched', listener);
+        for (const ac of followers.values()) ac.abort();
+      });
+      for (const c of await services.apps.currentContainers(appRow)) follow(c, { tail });
+      sender.send({ type: 'ready', appId: appRow.id, deploymentId: appRow.current_deployment_id });
+    });
+
+    app.get<{ Params: { id: string; deploymentId: string }; Querystring: Query }>(
+      '/apps/:id/deployments/:deploymentId/logs/stream',
+      { websocket: true },
+      async (socket, req) => {
+        let deployment;
+        try {
+          const auth = await authenticate(services, req);
+          deployment = await services.apps.requireDeployment(auth, req.params.id, req.params.deploymentId);
+        } catch (e) {
+          return closeWith(socket, e);
+        }
+        const sender = new Sender(socket);
+        const stopBeat = heartbeat(socket, sender, deps.clock);
+        let lastId = 0;
+        const pending: { deploymentId: string; id: number; at: string; stream: string; text: string }[] = [];
+        let replaying = true;
+        const onLog = (e: { deploymentId: string; id: number; at: string; stream: string; text: string }) => {
+          if (e.deploymentId !== deployment.id) return;
+          if (replaying) pending.push(e);
+          else if (e.id > lastId) {
+            lastId = e.id;
+            sender.send({ type: 'log', at: e.at, stream: e.stream, text: e.text });
+          }
+        };
+        const finish = async () => {
+          const d = await services.apps.requireDeployment({ orgId: deployment.org_id }, deployment.app_id, deployment.id).catch(() => null);
+          if (d) sender.send({ type: 'status', deployment: toDeploymentDto(d) });
+          socket.close(1000, 'deployment ended');
+        };
+        const onStatus = (e: { deploymentId: string; status: string }) => {
+          if (e.deploymentId === deployment.id && ['succeeded', 'failed', 'canceled'].includes(e.status)) void finish();
+        };
+        deps.events.on('deployment-log', onLog);
+        deps.events.on('deployment-status', onStatus);
+        socket.on('close', () => {
+          stopBeat();
+          deps.events.off('deployment-log', onLog);
+          deps.events.off('deployment-status', onStatus);
+        });
+        const stored = await services.apps.deploymentLogs({ orgId: deployment.org_id } as AuthContext, deployment.app_id, deployment.id);
+        for (const l of stored.lines) sender.send({ type: 'log', ...l });
+        lastId = stored.lastId;
+        replaying = false;
+        for (const e of pending) onLog(e);
+        pending.length = 0;
+        if (['succeeded', 'failed', 'canceled'].includes(stored.deployment.status)) await finish();
+      },
+    );
+  };
+}
+
+export const logStreamOpenApi = {
+  '/apps/{id}/logs/stream': {
+    get: {
+      tags: ['Apps'],
+      summary: 'Live log stream (WebSocket)',
+      description:
+        'Upgrade to a WebSocket with `?token=<accessToken>` (or an Authorization header). Messages are JSON: `{type:"log", service, stream, timestamp, text}`, `{type:"heartbeat"}`, `{type:"switched", deploymentId}` after a redeploy, `{type:"dropped", count}` when a slow client missed lines. A bad token closes with 4401, an unknown app with 4404; the reason is the error code. `tail` (0–2000) replays recent lines first.',
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'token', in: 'query', required: true, schema: { type: 'string' } },
+        { name: 'tail', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 2000 } },
+      ],
+      responses: { '101': { description: 'Switching protocols to a WebSocket' } },
+    },
+  },
+  '/apps/{id}/deployments/{deploymentId}/logs/stream': {
+    get: {
+      tags: ['Apps'],
+      summary: "A deployment's log, replayed then followed to the end (WebSocket)",
+      description:
+        'Messages: `{type:"log", at, stream, text}`, then `{type:"status", deployment}` when it ends, and the socket closes with 1000. A bad token closes with 4401, an unknown app or deployment with 4404.',
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'deploymentId', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'token', in: 'query', required: true, schema: { type: 'string' } },
+      ],
+      responses: { '101': { description: 'Switching protocols to a WebSocket' } },
+    },
+  },
+};
+

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../../errors/app-error.js';
+import type { Deps } from '../../deps.js';
+import { newId } from '../../lib/ids.js';
+import { domainsFor, primaryDomain, specFromInput, totals, type AppSpec } from '../apps/app-spec.js';
+import { AppsRepo } from '../apps/apps.repo.js';
+import type { AppsTable } from '../apps/apps.tables.js';
+import type { AuthContext } from '../auth/auth.service.js';
+import type { SecretsService } from '../secrets/secrets.service.js';
+import type { VaultService } from '../vault/vault.service.js';
+import type { DeployInput, DeployResult } from './deploy.schema.js';
+
+export const WEBHOOK_EVENTS = ['push'] as const;
+
+/** What /deploy and the webhooks need from the vault, with the AAD naming each value. */
+export function envAad(orgId: string, appId: string, service: string, key: string): string[] {
+  return ['env', orgId, appId, service, key];
+}
+export function repoTokenAad(orgId: string, appId: string): string[] {
+  return ['repo-token', orgId, appId];
+}
+export function webhookSecretAad(orgId: string, appId: string): string[] {
+  return ['webhook-secret', orgId, appId];
+}
+
+export class DeployService {
+  private readonly repo: AppsRepo;
+
+  constructor(
+    private readonly deps: Pick<Deps, 'db' | 'clock' | 'config' | 'queue' | 'ingress'>,
+    private readonly vault: VaultService,
+    private readonly secrets: SecretsService,
+  ) {
+    this.repo = new AppsRepo(deps.db);
+  }
+
+  async deploy(auth: AuthContext, input: DeployInput): Promise<DeployResult> {
+    const { orgId } = auth;
+    const now = this.deps.clock.now().toISOString();
+    const existing = await this.repo.findByName(orgId, input.name);
+    const appId = existing?.id ?? newId('app');
+
+    const names = [...(input.envFrom ?? []), ...(input.secretFiles ?? []), ...(input.services ?? []).flatMap((s) => [...(s.envFrom ?? []), ...(s.secretFiles ?? [])])];
+    await this.secrets.assertVisible(orgId, existing ? appId : null, [...new Set(names)]);
+
+    const spec: AppSpec = specFromInput(input, {
+      env: (service, key, value) => this.vault.encrypt(envAad(orgId, appId, service, key), value),
+      repoToken: (value) => this.vault.encrypt(repoTokenAad(orgId, appId), value),
+    });
+    // Updating a repo app without resending its token keeps the stored one: a redeploy must lose nothing.
+    if (spec.repo && !spec.repo.token && existing) {
+      const old = JSON.parse(existing.spec) as AppSpec;
+      if (old.repo?.token && old.repo.url === spec.repo.url) spec.repo.token = old.repo.token;
+    }
+
+    const domains = domainsFor(input.name, spec, this.deps.config.rootDomain);
+    const domain = primaryDomain(input.name, spec, this.deps.config.rootDomain);
+    const taken = (await this.repo.holdersOf(domains.map((d) => d.domain))).filter((h) => h.app_id !== appId);
+    if (taken.length) throw new AppError('domain_taken', `Domain ${taken[0]!.domain} is already used by another app`, { details: { domain: taken[0]!.domain } });
+    await this.checkQuota(orgId, appId, spec);
+
+    let webhookSecretCt = existing?.webhook_secret ?? null;
+    let webhookSecret: string | null = null;
+    if (spec.kind === 'repo' || spec.repo) {
+      if (webhookSecretCt) webhookSecret = this.vault.decrypt(webhookSecretAad(orgId, appId), webhookSecretCt);
+      else {
+        webhookSecret = randomBytes(32).toString('hex');
+        webhookSecretCt = this.vault.encrypt(webhookSecretAad(orgId, appId), webhookSecret);
+      }
+    }
+
+    const app: AppsTable = {
+      id: appId,
+      org_id: orgId,
+      name: input.name,
+      kind: spec.kind,
+      spec: JSON.stringify(spec),
+      domain,
+      status: existing?.status ?? 'deploying',
+      current_deployment_id: existing?.current_deployment_id ?? null,
+      webhook_secret: webhookSecretCt,
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    const deploymentId = newId('dep');
+    try {
+      await this.repo.upsertAndQueue({
+        app,
+        isNew: !existing,
+        domains,
+        deployment: { id: deploymentId, app_id: appId, org_id: orgId, status: 'queued', spec: app.spec, trigger: 'api', commit_sha: null, error: null, cancel_requested: 0, created_at: now, started_at: null, finished_at: null },
+      });
+    } catch (e) {
+      const msg = String(e);
+      if (msg.includes('UNIQUE') && msg.includes('domains')) throw new AppError('domain_taken', 'A domain of this app was just claimed by another app');
+      if (msg.includes('UNIQUE') && msg.includes('apps')) throw new AppError('conflict', 'Another deploy of this app name is in progress; retry');
+      throw e;
+    }
+    this.deps.queue.kick();
+
+    const result: DeployResult = { appId, deploymentId, domain, status: 'queued', url: this.deps.ingress.urlFor(domain) };
+    if (webhookSecret) result.webhook = this.webhookView(appId, webhookSecret);
+    return result;
+  }
+
+  webhookView(appId: string, secret: string | null) {
+    return { url: `${this.deps.config.publicApiUrl}/webhooks/github/${appId}`, secret, contentType: 'application/json' as const, events: [...WEBHOOK_EVENTS] };
+  }
+
+  private async checkQuota(orgId: string, appId: string, spec: AppSpec): Promise<void> {
+    const q = this.deps.config.quota;
+    const others = (await this.repo.listForOrg(orgId)).filter((a) => a.id !== appId);
+    const used = others.reduce(
+      (t, a) => {
+        const s = totals(JSON.parse(a.spec) as AppSpec);
+        return { cpu: t.cpu + s.cpu, memory: t.memory + s.memory };
+      },
+      { cpu: 0, memory: 0 },
+    );
+    const mine = totals(spec);
+    const over: string[] = [];
+    if (others.length + 1 > q.maxApps) over.push(`apps: ${others.length + 1} > ${q.maxApps}`);
+    if (used.cpu + mine.cpu > q.maxCpu + 1e-9) over.push(`cpu: ${+(used.cpu + mine.cpu).toFixed(3)} > ${q.maxCpu} cores`);
+    if (used.memory + mine.memory > q.maxMemoryMb) over.push(`memory: ${used.memory + mine.memory} > ${q.maxMemoryMb} MB`);
+    if (over.length) throw new AppError('quota_exceeded', `Org quota exceeded (${over.join('; ')})`, { details: { apps: q.maxApps, cpu: q.maxCpu, memoryMb: q.maxMemoryMb } });
+  }
+}

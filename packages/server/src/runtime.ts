@@ -1,0 +1,70 @@
+// The composition root: builds the one Deps object and every service, the worker and the HTTP server. main.ts and
+// the test harness both call it, so tests run the very wiring production runs (with a fake engine if they ask).
+import { createDockerodeDriver, type DockerDriver } from '@cynchro/docker-driver';
+import { createVault } from '@cynchro/vault';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { openDatabase } from './db/open-database.js';
+import type { Deps } from './deps.js';
+import { buildServer, type BuildServerOptions } from './http/build-server.js';
+import { AppEvents } from './lib/app-events.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { AccessTokenSigner } from './modules/auth/access-token.js';
+import { PasswordHasher } from './modules/auth/password-hasher.js';
+import { createIngress, type Ingress } from './modules/ingress/index.js';
+import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
+import { DeploymentWorker, type WorkerOptions } from './modules/worker/deployment-worker.js';
+import { createServices, type Services } from './services.js';
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  log?: Logger;
+  docker?: DockerDriver;
+  ingress?: Ingress;
+  worker?: WorkerOptions;
+  server?: BuildServerOptions;
+}
+
+export interface Runtime {
+  app: FastifyInstance;
+  deps: Deps;
+  services: Services;
+  worker: DeploymentWorker;
+  /** Starts the ingress, reconciles Docker with the database and starts the worker (the server is not listening yet). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const log = opts.log ?? pino({ level: config.logLevel });
+  const clock = opts.clock ?? systemClock;
+  const db = await openDatabase(config.dataDir);
+  // Starts sealed: the master key exists only in memory, after an operator's /admin/unseal.
+  const vault = createVault({ storage: new VaultKeyringStorage(db, clock), onBackgroundError: (err) => log.warn({ err }, 'vault background task failed') });
+  const docker = opts.docker ?? createDockerodeDriver({ gitAllowHosts: config.gitAllowHosts });
+  const ingress = opts.ingress ?? createIngress(config, log);
+  const events = new AppEvents();
+  const worker = new DeploymentWorker({ db, docker, ingress, config, clock, events, log }, opts.worker);
+  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, docker, ingress, events, queue: worker };
+  const services = createServices(deps);
+  worker.attach(services);
+  const app = await buildServer(deps, services, opts.server);
+  let started = false;
+  return {
+    app, deps, services, worker,
+    async start() {
+      await ingress.start();
+      await worker.start();
+      started = true;
+    },
+    async close() {
+      await app.close();
+      await worker.stop();
+      if (started) await ingress.stop();
+      await docker.close();
+      await vault.seal(); // wipes the keys and writes exact encryption counts before the database closes
+      await db.destroy();
+    },
+  };
+}
