@@ -1,0 +1,430 @@
+import Dockerode from 'dockerode';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { buildFromDirectory } from './buildFromDirectory.js';
+import { buildFromGit } from './buildFromGit.js';
+import { fromInspect, fromListEntry, labelFilter } from './containerInfo.js';
+import { decodeSpec, encodeSpec, SPEC_LABEL } from './containerSpecLabel.js';
+import { DockerError, engineMessage, engineStatus, toDockerError } from './DockerError.js';
+import { abortReason, DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
+import { followContainerLogs } from './followContainerLogs.js';
+import { LogDecoder } from './LogDecoder.js';
+import { SecretKeeper } from './SecretKeeper.js';
+import { deliverSecretFiles, secretsMount, validateSecretKeys } from './secretFiles.js';
+import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type Labels } from './types.js';
+import { splitImageRef, validateImageRef } from './validateImageRef.js';
+import { waitContainerHealthy } from './waitContainerHealthy.js';
+
+export interface DockerodeDriverOptions {
+  docker?: Dockerode;
+  /** Deadline of each engine call (long operations such as builds and pulls have their own). */
+  callTimeoutMs?: number;
+  /** `host[:port]` repo hosts allowed over http and on private addresses (GIT_ALLOW_HOSTS). */
+  gitAllowHosts?: string[];
+}
+
+export const DEFAULT_PIDS_LIMIT = 512;
+const DEFAULT_PULL_TIMEOUT_MS = 10 * 60_000;
+
+function ignoreStatus(...codes: number[]) {
+  return (err: unknown) => {
+    const s = engineStatus(err);
+    if (s !== undefined && codes.includes(s)) return;
+    throw err;
+  };
+}
+
+export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): DockerDriver {
+  const docker = opts.docker ?? new Dockerode();
+  const callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const gitAllowHosts = opts.gitAllowHosts ?? [];
+  const keeper = new SecretKeeper(docker, callTimeoutMs);
+
+  /** One engine call: deadline, and engine errors mapped to DockerError (404 → not_found). */
+  const call = <T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs): Promise<T> =>
+    engineCall(what, timeoutMs, fn).catch((err: unknown) => {
+      throw toDockerError(err, what);
+    });
+
+  const inspectRaw = (id: string) =>
+    call(`inspect container ${id}`, (abortSignal) => docker.getContainer(id).inspect({ abortSignal })).catch((err: unknown) => {
+      if (err instanceof DockerError && err.code === 'not_found') return null;
+      throw err;
+    });
+
+  async function ensureVolumes(spec: ContainerSpec): Promise<void> {
+    // Volumes outlive deployments, so they are not tied to the deployment that first created them.
+    const labels = { ...spec.labels };
+    delete labels[LABELS.deployment];
+    for (const v of spec.volumes ?? []) {
+      // Creating an existing volume returns it unchanged, so this is "create if missing" without a race.
+      await call(`create volume ${v.name}`, (abortSignal) =>
+        docker.createVolume({ Name: v.name, Labels: labels, abortSignal } as Dockerode.VolumeCreateOptions),
+      );
+    }
+  }
+
+  function createOptions(spec: ContainerSpec, name: string): Dockerode.ContainerCreateOptions {
+    const port = spec.port !== undefined ? `${spec.port}/tcp` : undefined;
+    const mounts: Dockerode.MountSettings[] = (spec.volumes ?? []).map((v) => ({ Type: 'volume', Source: v.name, Target: v.path }));
+    if (spec.secretFiles && Object.keys(spec.secretFiles).length) mounts.push(secretsMount(spec.labels));
+    const hostConfig: Dockerode.HostConfig = {
+      RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+      Mounts: mounts,
+      // Logs are read back through the engine; json-file with rotation keeps them bounded on disk.
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    };
+    if (spec.cpu !== undefined) hostConfig.NanoCpus = Math.round(spec.cpu * 1e9);
+    if (spec.memoryMb !== undefined) {
+      hostConfig.Memory = Math.round(spec.memoryMb * 1024 * 1024);
+      hostConfig.MemorySwap = hostConfig.Memory;
+    }
+    if (port) hostConfig.PortBindings = { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] };
+    if (spec.network) hostConfig.NetworkMode = spec.network;
+    const o: Dockerode.ContainerCreateOptions = {
+      name,
+      Image: spec.image,
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: { ...spec.labels, [SPEC_LABEL]: encodeSpec(spec) },
+      HostConfig: hostConfig,
+    };
+    if (spec.command) o.Cmd = spec.command;
+    if (port) o.ExposedPorts = { [port]: {} };
+    if (spec.network && spec.aliases?.length)
+      o.NetworkingConfig = { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } };
+    return o;
+  }
+
+  function validateSpec(spec: ContainerSpec): void {
+    validateImageRef(spec.image, 'image');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/.test(spec.name))
+      throw new DockerError('invalid_ref', `container name "${spec.name}" must be letters, digits, "_", "." or "-"`);
+    if (spec.secretFiles) validateSecretKeys(spec.secretFiles);
+    for (const k of Object.keys(spec.env ?? {}))
+      if (!k || k.includes('=') || k.includes('\0')) throw new DockerError('invalid_ref', `environment variable name "${k}" is not valid`);
+  }
+
+  /** Start, then copy the secret files into the (now mounted) tmpfs. */
+  async function startAndDeliver(id: string, name: string, files: Record<string, string> | undefined): Promise<ContainerInfo> {
+    await call(`start container ${name}`, (abortSignal) => docker.getContainer(id).start({ abortSignal })).catch(ignoreStatus(304));
+    let info = await inspectRaw(id);
+    if (!info) throw new DockerError('not_found', `container ${name} disappeared while starting`);
+    if (files && Object.keys(files).length) {
+      await deliverSecretFiles(docker.getContainer(id), files, info.Config.User ?? '', callTimeoutMs);
+      keeper.set(info.Id, name, info.Config.User ?? '', files);
+      info = (await inspectRaw(id)) ?? info;
+    }
+    return fromInspect(info);
+  }
+
+  async function removeQuietly(id: string): Promise<void> {
+    keeper.delete(id);
+    await call(`remove container ${id}`, (abortSignal) => docker.getContainer(id).remove({ force: true, v: true, abortSignal } as object)).catch(
+      (err: unknown) => {
+        if (err instanceof DockerError && err.code === 'not_found') return;
+        // 409: a removal is already in progress, which is what we want.
+        if (engineStatus((err as DockerError).cause) === 409) return;
+        throw err;
+      },
+    );
+  }
+
+  async function specOf(id: string): Promise<{ info: Dockerode.ContainerInspectInfo; spec: ContainerSpec; secretKeys: string[] } | null> {
+    const info = await inspectRaw(id);
+    if (!info) return null;
+    const decoded = decodeSpec(info.Config.Labels ?? {}, info.Config.Env ?? []);
+    if (!decoded) throw new DockerError('not_found', `container ${id} was not created by this driver (no spec label)`);
+    const { secretKeys, ...spec } = decoded;
+    const files = keeper.get(info.Id);
+    return { info, spec: files ? { ...spec, secretFiles: files } : spec, secretKeys };
+  }
+
+  function requireSecrets(id: string, secretKeys: string[], files: Record<string, string> | undefined): void {
+    const missing = secretKeys.filter((k) => files?.[k] === undefined);
+    if (missing.length)
+      throw new DockerError('not_found', `secret files ${missing.join(', ')} of container ${id} are not held by this driver; pass them again`);
+  }
+
+  const list = call;
+
+  const driver: DockerDriver = {
+    async ping() {
+      await call('ping', (abortSignal) => (docker.ping as (o: object) => Promise<unknown>).call(docker, { abortSignal }));
+    },
+
+    async pullImage(ref, o = {}) {
+      validateImageRef(ref);
+      const { fromImage, tag } = splitImageRef(ref);
+      const auth = o.auth ? { username: o.auth.username, password: o.auth.password, serveraddress: o.auth.serveraddress ?? '' } : undefined;
+      const what = `pull ${ref}`;
+      let stream: Readable;
+      try {
+        stream = (await engineCall(what, callTimeoutMs, (abortSignal) => docker.createImage(auth, { fromImage, tag, abortSignal }), o.signal)) as unknown as Readable;
+      } catch (err) {
+        if (err instanceof Error && (err.name === 'AbortError' || err instanceof DockerError)) throw err;
+        throw new DockerError('pull_failed', `pull of ${ref} failed: ${engineMessage(err)}`, { cause: err });
+      }
+      const timeoutMs = o.timeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
+      let failure: Error | undefined;
+      const timer = setTimeout(() => {
+        failure ??= new DockerError('timeout', `pull of ${ref} did not finish within ${timeoutMs} ms`);
+        stream.destroy();
+      }, timeoutMs);
+      const onAbort = () => {
+        failure ??= abortReason(o.signal as AbortSignal);
+        stream.destroy();
+      };
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      let error: string | undefined;
+      let buf = '';
+      const seen = new Set<string>();
+      const onMessage = (m: { status?: string; id?: string; error?: string; errorDetail?: { message?: string } }) => {
+        if (m.error || m.errorDetail) error = m.errorDetail?.message ?? m.error;
+        else if (m.status) {
+          const line = m.id ? `${m.id}: ${m.status}` : m.status;
+          // Progress messages repeat many times per layer; forward each distinct one once.
+          if (!seen.has(line)) {
+            seen.add(line);
+            o.onLine?.(line);
+          }
+        }
+      };
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          buf += chunk.toString('utf8');
+          const lines = buf.split('\n');
+          buf = lines.pop() ?? '';
+          for (const l of lines) if (l.trim()) onMessage(JSON.parse(l) as Parameters<typeof onMessage>[0]);
+        }
+        if (buf.trim()) onMessage(JSON.parse(buf) as Parameters<typeof onMessage>[0]);
+      } catch (err) {
+        failure ??= new DockerError('pull_failed', `pull of ${ref} failed: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+      if (failure) throw failure;
+      if (error) throw new DockerError('pull_failed', `pull of ${ref} failed: ${error}`);
+    },
+
+    async imageExists(ref) {
+      try {
+        await call(`inspect image ${ref}`, (abortSignal) => docker.getImage(ref).inspect({ abortSignal } as object));
+        return true;
+      } catch (err) {
+        if (err instanceof DockerError && err.code === 'not_found') return false;
+        throw err;
+      }
+    },
+
+    buildFromGit: (o) => buildFromGit(docker, o, gitAllowHosts),
+    buildFromDirectory: (o) => buildFromDirectory(docker, o),
+
+    async listImages(labels) {
+      const images = await list('list images', (abortSignal) =>
+        docker.listImages({ filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.ListImagesOptions),
+      );
+      return images.map((i) => ({
+        id: i.Id,
+        tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        labels: i.Labels ?? {},
+        createdAt: new Date(i.Created * 1000).toISOString(),
+      }));
+    },
+
+    async removeImage(id) {
+      await call(`remove image ${id}`, (abortSignal) => docker.getImage(id).remove({ force: true, abortSignal } as object)).catch(
+        (err: unknown) => {
+          if (err instanceof DockerError && err.code === 'not_found') return;
+          throw err;
+        },
+      );
+    },
+
+    async pruneImages(labels, keep, protect = []) {
+      const images = (await driver.listImages(labels)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      const inUse = new Set(
+        (await list('list containers', (abortSignal) => docker.listContainers({ all: true, abortSignal } as Dockerode.ContainerListOptions))).map(
+          (c) => c.ImageID,
+        ),
+      );
+      const bare = (s: string) => s.replace(/^sha256:/, '');
+      const protectedIds = new Set(protect.map(bare));
+      const removed: string[] = [];
+      for (const img of images.slice(Math.max(keep, 0))) {
+        if (inUse.has(img.id) || protectedIds.has(bare(img.id)) || img.tags.some((t) => protect.includes(t))) continue;
+        try {
+          await driver.removeImage(img.id);
+          removed.push(img.id);
+        } catch (err) {
+          // In use by something created meanwhile: it stays, and the next prune will look again.
+          if (!(err instanceof DockerError && engineStatus(err.cause) === 409)) throw err;
+        }
+      }
+      return removed;
+    },
+
+    async ensureNetwork(name, labels) {
+      const find = async () => {
+        const nets = await list('list networks', (abortSignal) =>
+          docker.listNetworks({ filters: { name: [name] }, abortSignal } as Dockerode.NetworkListOptions),
+        );
+        // The name filter matches substrings.
+        return nets.find((n) => n.Name === name)?.Id;
+      };
+      const existing = await find();
+      if (existing) return existing;
+      try {
+        const net = await call(`create network ${name}`, (abortSignal) =>
+          docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, abortSignal } as Dockerode.NetworkCreateOptions),
+        );
+        return net.id;
+      } catch (err) {
+        // Created concurrently by someone else: theirs is as good as ours.
+        const again = await find();
+        if (again) return again;
+        throw err;
+      }
+    },
+
+    async runContainer(spec) {
+      validateSpec(spec);
+      await ensureVolumes(spec);
+      const created = await call(`create container ${spec.name}`, (abortSignal) =>
+        docker.createContainer({ ...createOptions(spec, spec.name), abortSignal }),
+      );
+      try {
+        return await startAndDeliver(created.id, spec.name, spec.secretFiles);
+      } catch (err) {
+        // A half-started container (e.g. without its secrets) must not be left running.
+        await removeQuietly(created.id).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async inspectContainer(id) {
+      const info = await inspectRaw(id);
+      return info ? fromInspect(info) : null;
+    },
+
+    async containerSpec(id) {
+      return (await specOf(id))?.spec ?? null;
+    },
+
+    async stopContainer(id, timeoutSec = 10) {
+      await call(`stop container ${id}`, (abortSignal) => docker.getContainer(id).stop({ t: timeoutSec, abortSignal } as object), timeoutSec * 1000 + callTimeoutMs).catch(
+        (err: unknown) => {
+          if (err instanceof DockerError && err.code === 'not_found') return;
+          if (engineStatus((err as DockerError).cause) === 304) return;
+          throw err;
+        },
+      );
+    },
+
+    async startContainer(id, o = {}) {
+      const found = await specOf(id);
+      if (!found) throw new DockerError('not_found', `container ${id} does not exist`);
+      const files = o.secretFiles ?? found.spec.secretFiles;
+      requireSecrets(id, found.secretKeys, files);
+      await startAndDeliver(found.info.Id, found.info.Name.replace(/^\//, ''), found.secretKeys.length ? files : undefined);
+    },
+
+    removeContainer: removeQuietly,
+
+    async recreateContainer(id, o = {}) {
+      const found = await specOf(id);
+      if (!found) throw new DockerError('not_found', `container ${id} does not exist`);
+      const files = o.secretFiles ?? found.spec.secretFiles;
+      requireSecrets(id, found.secretKeys, files);
+      const spec: ContainerSpec = { ...found.spec };
+      if (files && found.secretKeys.length) spec.secretFiles = files;
+      else delete spec.secretFiles;
+      const name = found.info.Name.replace(/^\//, '');
+      await ensureVolumes(spec);
+      // Created under a temporary name first: if the engine refuses the new one, the old one still runs.
+      const tmpName = `${name}-recreate-${randomBytes(4).toString('hex')}`;
+      const created = await call(`create container ${name}`, (abortSignal) => docker.createContainer({ ...createOptions(spec, tmpName), abortSignal }));
+      try {
+        await removeQuietly(found.info.Id);
+        await call(`rename container ${tmpName}`, (abortSignal) => docker.getContainer(created.id).rename({ name, abortSignal }));
+        return await startAndDeliver(created.id, name, spec.secretFiles);
+      } catch (err) {
+        await removeQuietly(created.id).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    waitHealthy: (id, o) => waitContainerHealthy(docker, id, o, callTimeoutMs),
+
+    async logs(id, o = {}) {
+      const raw = await call(`logs of ${id}`, (abortSignal) =>
+        docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, tail: o.tail ?? 200, follow: false, abortSignal } as Dockerode.ContainerLogsOptions & { follow: false }),
+      );
+      const decoder = new LogDecoder(id);
+      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as unknown as string, 'binary');
+      return [...decoder.push(buf), ...decoder.flush()].map((l) => ({ ...l, containerId: id }));
+    },
+
+    followLogs: (id, o = {}) => followContainerLogs(docker, id, o, callTimeoutMs),
+
+    async listContainers(labels, o = {}) {
+      const list_ = await list('list containers', (abortSignal) =>
+        docker.listContainers({ all: o.all ?? false, filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.ContainerListOptions),
+      );
+      return list_.map(fromListEntry);
+    },
+
+    async listNetworks(labels) {
+      const nets = await list('list networks', (abortSignal) =>
+        docker.listNetworks({ filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.NetworkListOptions),
+      );
+      return nets.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
+    },
+
+    async listVolumes(labels) {
+      const res = await list('list volumes', (abortSignal) =>
+        docker.listVolumes({ filters: { label: labelFilter(labels) }, abortSignal } as object),
+      );
+      return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+    },
+
+    async removeByLabels(labels, o = {}) {
+      // An empty selector would match every container on the host.
+      if (Object.keys(labels).filter((k) => k !== LABELS.managed).length === 0)
+        throw new DockerError('invalid_ref', 'removeByLabels needs at least one label besides the managed one');
+      const failures: string[] = [];
+      const attempt = async (p: Promise<unknown>) => {
+        try {
+          await p;
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      };
+      for (const c of await driver.listContainers(labels, { all: true })) await attempt(removeQuietly(c.id));
+      for (const n of await driver.listNetworks(labels))
+        await attempt(
+          call(`remove network ${n.name}`, (abortSignal) => docker.getNetwork(n.id).remove({ abortSignal })).catch((err: unknown) => {
+            if (err instanceof DockerError && err.code === 'not_found') return;
+            throw err;
+          }),
+        );
+      if (o.volumes ?? true)
+        for (const v of await driver.listVolumes(labels))
+          await attempt(
+            call(`remove volume ${v.name}`, (abortSignal) => docker.getVolume(v.name).remove({ force: true, abortSignal } as object)).catch(
+              (err: unknown) => {
+                if (err instanceof DockerError && err.code === 'not_found') return;
+                throw err;
+              },
+            ),
+          );
+      if (o.images ?? true) for (const i of await driver.listImages(labels)) await attempt(driver.removeImage(i.id));
+      if (failures.length) throw new DockerError('engine', `cleanup left things behind: ${failures.join('; ')}`);
+    },
+
+    close: () => keeper.close(),
+  };
+  return driver;
+}

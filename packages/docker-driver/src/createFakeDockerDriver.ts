@@ -1,0 +1,467 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DockerError } from './DockerError.js';
+import { abortReason } from './engineCall.js';
+import { validateSecretKeys } from './secretFiles.js';
+import {
+  LABELS,
+  type ContainerInfo,
+  type ContainerSpec,
+  type DockerDriver,
+  type ImageInfo,
+  type Labels,
+  type LogLine,
+} from './types.js';
+import { validateBranch, validateCommit, validateRelativePath, validateRepoUrl } from './validateGitInputs.js';
+import { validateImageRef } from './validateImageRef.js';
+
+interface FakeContainer {
+  id: string;
+  name: string;
+  spec: ContainerSpec;
+  running: boolean;
+  state: string;
+  hostPort?: number;
+  createdAt: string;
+  logs: LogLine[];
+  /** Bumped on every start, so followers know a new run began. */
+  generation: number;
+  removed: boolean;
+}
+
+interface FakeImage extends ImageInfo {
+  refs: Set<string>;
+}
+
+export interface FakeDockerControls {
+  /** Makes an image pullable/present (pulls of unknown refs succeed anyway unless failPull was called). */
+  addImage(ref: string, labels?: Labels): void;
+  /** Pulls of this ref fail with pull_failed. */
+  failPull(ref: string, message?: string): void;
+  /** Builds whose repoUrl, directory or tag equals `match` fail with build_failed and this builder line. */
+  failBuild(match: string, errorLine?: string): void;
+  /** Containers of this image never become healthy (waitHealthy → health_timeout). */
+  failHealth(image: string): void;
+  /** Appends a log line as if the container printed it. */
+  emitLog(id: string, text: string, stream?: 'stdout' | 'stderr'): void;
+  /** The engine's restart policy restarting a container after a crash (followers with followRestarts continue). */
+  crash(id: string): void;
+  /** Secret files as the app would read them (undefined when the container has none or is gone). */
+  secretFilesOf(id: string): Record<string, string> | undefined;
+  /** The last options passed to buildFromGit, token included, so server tests can assert on them. */
+  lastGitBuild(): Parameters<DockerDriver['buildFromGit']>[0] | undefined;
+  /** Sets the sha buildFromGit reports when no commit is asked for. */
+  setHeadCommit(sha: string): void;
+  /** Every driver call made, by method name, in order. */
+  calls: { method: string; args: unknown[] }[];
+}
+
+export type FakeDockerDriver = DockerDriver & FakeDockerControls;
+
+function matches(labels: Labels, want: Labels): boolean {
+  return Object.entries(want).every(([k, v]) => labels[k] === v);
+}
+
+function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * An in-memory DockerDriver for fast server tests. It follows the same contract as the dockerode driver
+ * (shared contract suite): same validation and error codes, same idempotency, labels, secret handling and
+ * log-follow endings. Nothing is executed: containers "run" instantly and are healthy unless told otherwise.
+ */
+export function createFakeDockerDriver(): FakeDockerDriver {
+  const containers = new Map<string, FakeContainer>();
+  const images = new Map<string, FakeImage>();
+  const networks = new Map<string, { id: string; name: string; labels: Labels }>();
+  const volumes = new Map<string, { name: string; labels: Labels }>();
+  const pullFailures = new Map<string, string>();
+  const buildFailures = new Map<string, string>();
+  const unhealthy = new Set<string>();
+  const secretStore = new Map<string, Record<string, string>>();
+  const waiters = new Set<() => void>();
+  const calls: { method: string; args: unknown[] }[] = [];
+  let nextPort = 40000;
+  let headCommit = createHash('sha1').update('fake-head').digest('hex');
+  let lastGit: Parameters<DockerDriver['buildFromGit']>[0] | undefined;
+  let clock = 0;
+
+  const notify = () => {
+    for (const w of [...waiters]) w();
+  };
+  const now = () => {
+    // Strictly increasing, so ordering and de-duplication by timestamp behave like the engine's ns stamps.
+    clock = Math.max(clock + 1, Date.now());
+    return new Date(clock).toISOString();
+  };
+
+  const find = (idOrName: string): FakeContainer | undefined => {
+    const key = idOrName.replace(/^\//, '');
+    for (const c of containers.values()) if (c.id === key || c.name === key || (key.length >= 12 && c.id.startsWith(key))) return c;
+    return undefined;
+  };
+  const findImage = (ref: string): FakeImage | undefined => {
+    const bare = ref.replace(/^sha256:/, '');
+    for (const i of images.values()) if (i.refs.has(ref) || i.id.replace(/^sha256:/, '').startsWith(bare)) return i;
+    return undefined;
+  };
+  const info = (c: FakeContainer): ContainerInfo => {
+    const out: ContainerInfo = {
+      id: c.id,
+      name: c.name,
+      image: c.spec.image,
+      labels: { ...c.spec.labels },
+      state: c.state,
+      running: c.running,
+      createdAt: c.createdAt,
+    };
+    if (c.hostPort !== undefined && c.running) out.hostPort = c.hostPort;
+    return out;
+  };
+  const addImage = (ref: string, labels: Labels = {}, id = `sha256:${createHash('sha256').update(ref + Math.random()).digest('hex')}`) => {
+    const existing = images.get(id);
+    if (existing) {
+      existing.refs.add(ref);
+      if (!ref.startsWith('sha256:')) existing.tags.push(ref);
+      return existing;
+    }
+    // A tag moves to the new image, as on the engine.
+    for (const i of images.values()) {
+      if (i.refs.delete(ref)) i.tags = i.tags.filter((t) => t !== ref);
+    }
+    const img: FakeImage = { id, tags: [ref], labels: { ...labels }, createdAt: now(), refs: new Set([ref]) };
+    images.set(id, img);
+    return img;
+  };
+  const log = (c: FakeContainer, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
+    c.logs.push({ stream, timestamp: now(), text, containerId: c.id });
+    notify();
+  };
+  const start = (c: FakeContainer, files?: Record<string, string>) => {
+    c.running = true;
+    c.state = 'running';
+    c.generation += 1;
+    if (c.spec.port !== undefined) c.hostPort = nextPort++;
+    if (files && Object.keys(files).length) secretStore.set(c.id, { ...files });
+    notify();
+  };
+  const stop = (c: FakeContainer) => {
+    c.running = false;
+    c.state = 'exited';
+    // The secrets tmpfs goes with the run.
+    secretStore.delete(c.id);
+    notify();
+  };
+  const create = (spec: ContainerSpec, name: string): FakeContainer => {
+    validateImageRef(spec.image, 'image');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/.test(spec.name))
+      throw new DockerError('invalid_ref', `container name "${spec.name}" must be letters, digits, "_", "." or "-"`);
+    if (spec.secretFiles) validateSecretKeys(spec.secretFiles);
+    for (const k of Object.keys(spec.env ?? {}))
+      if (!k || k.includes('=') || k.includes('\0')) throw new DockerError('invalid_ref', `environment variable name "${k}" is not valid`);
+    if (!findImage(spec.image)) throw new DockerError('not_found', `create container ${name}: No such image: ${spec.image}`);
+    if (find(name)) throw new DockerError('engine', `create container ${name}: Conflict. The container name "/${name}" is already in use`);
+    const volLabels = { ...spec.labels };
+    delete volLabels[LABELS.deployment];
+    for (const v of spec.volumes ?? []) if (!volumes.has(v.name)) volumes.set(v.name, { name: v.name, labels: volLabels });
+    const c: FakeContainer = {
+      id: newId(),
+      name,
+      spec: structuredClone({ ...spec, env: { ...(spec.env ?? {}) }, secretFiles: undefined }),
+      running: false,
+      state: 'created',
+      createdAt: now(),
+      logs: [],
+      generation: 0,
+      removed: false,
+    };
+    delete c.spec.secretFiles;
+    containers.set(c.id, c);
+    return c;
+  };
+  const held = new Map<string, Record<string, string>>();
+  const remove = (c: FakeContainer) => {
+    c.removed = true;
+    c.running = false;
+    containers.delete(c.id);
+    secretStore.delete(c.id);
+    held.delete(c.id);
+    notify();
+  };
+  const secretKeysOf = (c: FakeContainer) => c.spec as ContainerSpec & { secretKeys?: string[] };
+  const requireSecrets = (c: FakeContainer, files: Record<string, string> | undefined) => {
+    const keys = secretKeysOf(c).secretKeys ?? [];
+    const missing = keys.filter((k) => files?.[k] === undefined);
+    if (missing.length)
+      throw new DockerError('not_found', `secret files ${missing.join(', ')} of container ${c.id} are not held by this driver; pass them again`);
+  };
+  const track = (method: string, args: unknown[]) => calls.push({ method, args });
+  const removeBy = (labels: Labels) => {
+    for (const c of [...containers.values()]) if (matches(c.spec.labels, labels)) remove(c);
+  };
+
+  const driver: FakeDockerDriver = {
+    calls,
+    addImage: (ref, labels) => void addImage(ref, labels),
+    failPull: (ref, message = 'connection refused') => void pullFailures.set(ref, message),
+    failBuild: (match, errorLine = "The command '/bin/sh -c false' returned a non-zero code: 1") => void buildFailures.set(match, errorLine),
+    failHealth: (image) => void unhealthy.add(image),
+    emitLog(id, text, stream = 'stdout') {
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `no such container: ${id}`);
+      log(c, text, stream);
+    },
+    crash(id) {
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `no such container: ${id}`);
+      stop(c);
+      const files = held.get(c.id);
+      start(c, files);
+    },
+    secretFilesOf: (id) => {
+      const c = find(id);
+      return c ? secretStore.get(c.id) : undefined;
+    },
+    lastGitBuild: () => lastGit,
+    setHeadCommit: (sha) => void (headCommit = sha),
+
+    async ping() {
+      track('ping', []);
+    },
+
+    async pullImage(ref, o = {}) {
+      track('pullImage', [ref]);
+      validateImageRef(ref);
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      const fail = pullFailures.get(ref);
+      if (fail !== undefined) throw new DockerError('pull_failed', `pull of ${ref} failed: ${fail}`);
+      o.onLine?.(`Pulling from ${ref}`);
+      if (!findImage(ref)) addImage(ref);
+      o.onLine?.(`Status: Downloaded newer image for ${ref}`);
+    },
+
+    async imageExists(ref) {
+      track('imageExists', [ref]);
+      return findImage(ref) !== undefined;
+    },
+
+    async buildFromGit(o) {
+      track('buildFromGit', [{ ...o, token: o.token ? '***' : undefined }]);
+      lastGit = o;
+      validateRepoUrl(o.repoUrl, o.allowHosts ?? []);
+      validateBranch(o.branch);
+      if (o.commit) validateCommit(o.commit);
+      validateRelativePath(o.context || '.', 'context');
+      validateRelativePath(o.dockerfile || 'Dockerfile', 'dockerfile');
+      validateImageRef(o.tag, 'tag');
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      await sleep(1);
+      const fail = buildFailures.get(o.repoUrl) ?? buildFailures.get(o.tag);
+      o.onLine?.(`Step 1/1 : FROM fake (${o.repoUrl}#${o.branch})`);
+      if (fail !== undefined) {
+        o.onLine?.(`ERROR: ${fail}`);
+        throw new DockerError('build_failed', `build failed: ${fail}`);
+      }
+      const img = addImage(o.tag, o.labels);
+      o.onLine?.(`Successfully tagged ${o.tag}`);
+      return { imageId: img.id, tag: o.tag, commitSha: o.commit && o.commit.length === 40 ? o.commit.toLowerCase() : headCommit };
+    },
+
+    async buildFromDirectory(o) {
+      track('buildFromDirectory', [o]);
+      validateRelativePath(o.dockerfile || 'Dockerfile', 'dockerfile');
+      validateImageRef(o.tag, 'tag');
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      await sleep(1);
+      const fail = buildFailures.get(o.dir) ?? buildFailures.get(o.tag);
+      if (fail !== undefined) {
+        o.onLine?.(`ERROR: ${fail}`);
+        throw new DockerError('build_failed', `build failed: ${fail}`);
+      }
+      o.onLine?.(`Successfully tagged ${o.tag}`);
+      return { imageId: addImage(o.tag, o.labels).id, tag: o.tag };
+    },
+
+    async listImages(labels) {
+      track('listImages', [labels]);
+      return [...images.values()]
+        .filter((i) => matches(i.labels, labels))
+        .map((i) => ({ id: i.id, tags: [...i.tags], labels: { ...i.labels }, createdAt: i.createdAt }));
+    },
+
+    async removeImage(id) {
+      track('removeImage', [id]);
+      const img = findImage(id);
+      if (img) images.delete(img.id);
+    },
+
+    async pruneImages(labels, keep, protect = []) {
+      track('pruneImages', [labels, keep, protect]);
+      const bare = (s: string) => s.replace(/^sha256:/, '');
+      const inUse = new Set([...containers.values()].map((c) => findImage(c.spec.image)?.id));
+      const list = [...images.values()].filter((i) => matches(i.labels, labels)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      const removed: string[] = [];
+      for (const img of list.slice(Math.max(keep, 0))) {
+        if (inUse.has(img.id) || protect.map(bare).includes(bare(img.id)) || img.tags.some((t) => protect.includes(t))) continue;
+        images.delete(img.id);
+        removed.push(img.id);
+      }
+      return removed;
+    },
+
+    async ensureNetwork(name, labels) {
+      track('ensureNetwork', [name, labels]);
+      for (const n of networks.values()) if (n.name === name) return n.id;
+      const id = newId();
+      networks.set(id, { id, name, labels: { ...labels } });
+      return id;
+    },
+
+    async runContainer(spec) {
+      track('runContainer', [{ ...spec, secretFiles: spec.secretFiles ? Object.keys(spec.secretFiles) : undefined }]);
+      const c = create(spec, spec.name);
+      (c.spec as ContainerSpec & { secretKeys?: string[] }).secretKeys = Object.keys(spec.secretFiles ?? {});
+      if (spec.secretFiles && Object.keys(spec.secretFiles).length) held.set(c.id, { ...spec.secretFiles });
+      start(c, spec.secretFiles);
+      return info(c);
+    },
+
+    async inspectContainer(id) {
+      track('inspectContainer', [id]);
+      const c = find(id);
+      return c ? info(c) : null;
+    },
+
+    async containerSpec(id) {
+      const c = find(id);
+      if (!c) return null;
+      const { secretKeys, ...spec } = structuredClone(c.spec) as ContainerSpec & { secretKeys?: string[] };
+      void secretKeys;
+      const files = held.get(c.id);
+      return files ? { ...spec, secretFiles: { ...files } } : spec;
+    },
+
+    async stopContainer(id) {
+      track('stopContainer', [id]);
+      const c = find(id);
+      if (c?.running) stop(c);
+    },
+
+    async startContainer(id, o = {}) {
+      track('startContainer', [id]);
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `container ${id} does not exist`);
+      const files = o.secretFiles ?? held.get(c.id);
+      requireSecrets(c, files);
+      if (files && (secretKeysOf(c).secretKeys ?? []).length) held.set(c.id, { ...files });
+      if (!c.running) start(c, held.get(c.id));
+    },
+
+    async removeContainer(id) {
+      track('removeContainer', [id]);
+      const c = find(id);
+      if (c) remove(c);
+    },
+
+    async recreateContainer(id, o = {}) {
+      track('recreateContainer', [id]);
+      const old = find(id);
+      if (!old) throw new DockerError('not_found', `container ${id} does not exist`);
+      const files = o.secretFiles ?? held.get(old.id);
+      requireSecrets(old, files);
+      const keys = secretKeysOf(old).secretKeys ?? [];
+      const { secretKeys, ...spec } = structuredClone(old.spec) as ContainerSpec & { secretKeys?: string[] };
+      void secretKeys;
+      remove(old);
+      const c = create(spec, old.name);
+      (c.spec as ContainerSpec & { secretKeys?: string[] }).secretKeys = keys;
+      if (files && keys.length) held.set(c.id, { ...files });
+      start(c, keys.length ? files : undefined);
+      return info(c);
+    },
+
+    async waitHealthy(id, o) {
+      track('waitHealthy', [id]);
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `container ${id} does not exist`);
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      if (o.port !== undefined && o.port !== c.spec.port) throw new DockerError('not_found', `container port ${o.port} is not published`);
+      // The timeout is virtual: an unhealthy container fails at once instead of making tests wait.
+      if (unhealthy.has(c.spec.image) || !c.running) {
+        await sleep(Math.min(o.timeoutMs, 5));
+        throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${c.running ? 'connection refused' : `container is ${c.state}`}`);
+      }
+    },
+
+    async logs(id, o = {}) {
+      track('logs', [id]);
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `logs of ${id}: No such container: ${id}`);
+      const tail = o.tail ?? 200;
+      return tail <= 0 ? [] : c.logs.slice(-tail).map((l) => ({ ...l }));
+    },
+
+    followLogs(id, o = {}) {
+      track('followLogs', [id]);
+      const { signal } = o;
+      return (async function* () {
+        const c = find(id);
+        if (!c) return;
+        const sinceMs = o.since !== undefined ? o.since * 1000 : -Infinity;
+        const backlog = c.logs.filter((l) => Date.parse(l.timestamp) >= sinceMs);
+        let index = c.logs.length - (o.tail !== undefined ? Math.min(o.tail, backlog.length) : backlog.length);
+        let generation = c.generation;
+        while (!signal?.aborted) {
+          while (index < c.logs.length) {
+            const line = c.logs[index++];
+            if (line) yield { ...line };
+          }
+          if (c.removed) return;
+          if (!c.running || c.generation !== generation) {
+            if (!o.followRestarts) return;
+            generation = c.generation;
+          }
+          // Wait for anything to change (a line, a stop, a start, a removal) or the abort.
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              waiters.delete(wake);
+              signal?.removeEventListener('abort', wake);
+              resolve();
+            };
+            waiters.add(wake);
+            signal?.addEventListener('abort', wake, { once: true });
+          });
+        }
+      })();
+    },
+
+    async listContainers(labels, o = {}) {
+      track('listContainers', [labels]);
+      return [...containers.values()].filter((c) => matches(c.spec.labels, labels) && (o.all || c.running)).map(info);
+    },
+
+    async listNetworks(labels) {
+      return [...networks.values()].filter((n) => matches(n.labels, labels)).map((n) => ({ ...n, labels: { ...n.labels } }));
+    },
+
+    async listVolumes(labels) {
+      return [...volumes.values()].filter((v) => matches(v.labels, labels)).map((v) => ({ ...v, labels: { ...v.labels } }));
+    },
+
+    async removeByLabels(labels, o = {}) {
+      track('removeByLabels', [labels]);
+      if (Object.keys(labels).filter((k) => k !== LABELS.managed).length === 0)
+        throw new DockerError('invalid_ref', 'removeByLabels needs at least one label besides the managed one');
+      removeBy(labels);
+      for (const [id, n] of networks) if (matches(n.labels, labels)) networks.delete(id);
+      if (o.volumes ?? true) for (const [name, v] of volumes) if (matches(v.labels, labels)) volumes.delete(name);
+      if (o.images ?? true) for (const [id, i] of images) if (matches(i.labels, labels)) images.delete(id);
+    },
+
+    async close() {
+      notify();
+    },
+  };
+  return driver;
+}

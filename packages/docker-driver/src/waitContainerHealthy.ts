@@ -1,0 +1,80 @@
+import type Dockerode from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DockerError, engineStatus, toDockerError } from './DockerError.js';
+import { abortReason, engineCall } from './engineCall.js';
+import { hostPortOf } from './containerInfo.js';
+import { SPEC_LABEL } from './containerSpecLabel.js';
+import { httpProbe, tcpProbe } from './probePort.js';
+import type { WaitHealthyOptions } from './types.js';
+
+/** A port-less container must have been up this long (capped at half the timeout) to count as started. */
+const PORTLESS_STABLE_MS = 1000;
+
+function specPort(info: Dockerode.ContainerInspectInfo): number | undefined {
+  try {
+    const p = (JSON.parse(info.Config.Labels?.[SPEC_LABEL] ?? '{}') as { port?: unknown }).port;
+    if (typeof p === 'number') return p;
+  } catch {
+    // not ours: fall back to what is published
+  }
+  const published = Object.keys(info.NetworkSettings?.Ports ?? {}).filter((k) => info.NetworkSettings.Ports[k]?.length);
+  return published.length === 1 ? Number.parseInt(published[0] as string, 10) : undefined;
+}
+
+/**
+ * Polls until the container answers on its published 127.0.0.1 port (TCP, or HTTP 2xx/3xx on `path`), or,
+ * without a port, until it has been running for a moment. Polls fast at first: this sits on the deploy path.
+ */
+export async function waitContainerHealthy(
+  docker: Dockerode,
+  id: string,
+  o: WaitHealthyOptions,
+  callTimeoutMs: number,
+): Promise<void> {
+  const container = docker.getContainer(id);
+  const started = Date.now();
+  const deadline = started + o.timeoutMs;
+  let problem = 'not checked yet';
+  let hostPort: number | undefined;
+  let lastInspect = 0;
+  let attempt = 0;
+  for (;;) {
+    if (o.signal?.aborted) throw abortReason(o.signal);
+    const now = Date.now();
+    if (hostPort === undefined || now - lastInspect > 500) {
+      let info: Dockerode.ContainerInspectInfo;
+      try {
+        info = await engineCall('inspect container', Math.min(callTimeoutMs, Math.max(deadline - now, 1000)), (abortSignal) => container.inspect({ abortSignal }), o.signal);
+      } catch (err) {
+        if (engineStatus(err) === 404) throw new DockerError('not_found', `container ${id} does not exist`);
+        throw toDockerError(err, 'wait for health');
+      }
+      lastInspect = Date.now();
+      const port = o.port ?? specPort(info);
+      const st = info.State;
+      if (!st.Running || st.Restarting || st.Paused) {
+        hostPort = undefined;
+        problem = `container is ${st.Status}${st.Status === 'exited' ? ` (exit code ${st.ExitCode})` : ''}`;
+      } else if (port === undefined) {
+        const upFor = Date.now() - Date.parse(st.StartedAt);
+        if (upFor >= Math.min(PORTLESS_STABLE_MS, o.timeoutMs / 2)) return;
+        problem = 'container just started';
+      } else {
+        // The host port can change when the container restarts, so it is re-read from every inspect.
+        hostPort = hostPortOf(info, port);
+        if (hostPort === undefined) throw new DockerError('not_found', `container port ${port} is not published`);
+      }
+    }
+    if (hostPort !== undefined) {
+      const budget = Math.max(Math.min(2000, deadline - Date.now()), 200);
+      const p = o.path !== undefined ? await httpProbe(hostPort, o.path, budget) : await tcpProbe(hostPort, budget);
+      if (p === null) return;
+      problem = p;
+    }
+    if (Date.now() >= deadline)
+      throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${problem}`);
+    attempt += 1;
+    const pause = attempt < 100 ? 20 : attempt < 200 ? 100 : 250;
+    await sleep(Math.min(pause, Math.max(deadline - Date.now(), 0)), undefined, o.signal ? { signal: o.signal } : undefined).catch(() => undefined);
+  }
+}

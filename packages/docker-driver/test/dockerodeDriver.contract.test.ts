@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDockerodeDriver } from '../src/index.js';
+import { describeDriverContract } from './driverContract.js';
+import { buildBusybox, exec, runLabels } from './helpers/engine.js';
+
+// PID 1 is this shell: it serves with a daemonized httpd, exits 3 when /crash appears (a "crash" the
+// restart policy undoes) and stops at once on SIGTERM.
+const SERVE =
+  'trap "exit 0" TERM; rm -f /crash; mkdir -p /www; echo ok > /www/index.html; httpd -p 8080 -h /www; ' +
+  'while [ ! -e /crash ]; do sleep 0.1; done; exit 3';
+const IDLE = 'trap "exit 0" TERM; rm -f /crash; while [ ! -e /crash ]; do sleep 0.1; done; exit 3';
+
+describeDriverContract('dockerode driver on the real engine', async () => {
+  const labels = runLabels();
+  const driver = createDockerodeDriver();
+  const image = await buildBusybox(driver, labels);
+  const buildDir = mkdtempSync(join(tmpdir(), 'cynchro-ctx-'));
+  writeFileSync(join(buildDir, 'Dockerfile'), `FROM ${image}\nRUN ["/bin/sh","-c","echo built > /built"]\n`);
+  return {
+    driver,
+    labels,
+    image,
+    serving: () => ({ image, command: ['sh', '-c', SERVE] }),
+    idle: () => ({ image, command: ['sh', '-c', IDLE] }),
+    say: async (id, text, stream) => {
+      const r = await exec(id, ['sh', '-c', `echo "$0" > /proc/1/fd/${stream === 'stdout' ? 1 : 2}`, text]);
+      if (r.code !== 0) throw new Error(`say failed: ${r.out}`);
+    },
+    readSecret: async (id, key) => {
+      const r = await exec(id, ['cat', `/run/secrets/${key}`]);
+      return r.code === 0 ? r.out : undefined;
+    },
+    crash: async (id) => {
+      await exec(id, ['touch', '/crash']);
+    },
+    unpullable: '127.0.0.1:1/cynchro/nothing:latest',
+    buildDir,
+    cleanup: async () => {
+      await driver.removeByLabels(labels);
+      await driver.close();
+      rmSync(buildDir, { recursive: true, force: true });
+    },
+  };
+});

@@ -1,0 +1,294 @@
+// The contract every DockerDriver keeps; run against the dockerode driver (real engine) and the fake.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { DockerError, LABELS, type ContainerSpec, type DockerDriver, type Labels, type LogLine } from '../src/index.js';
+
+export interface ContractHarness {
+  driver: DockerDriver;
+  labels: Labels;
+  /** A runnable image. */
+  image: string;
+  /** Spec fields making a container answer HTTP 200 on `port` at "/" (and crash on `crash`). */
+  serving(port: number): Pick<ContainerSpec, 'image' | 'command'>;
+  /** Spec fields making a container run but never answer on its port. */
+  idle(): Pick<ContainerSpec, 'image' | 'command'>;
+  /** Makes the container print a line, as its app would. */
+  say(id: string, text: string, stream: 'stdout' | 'stderr'): Promise<void>;
+  /** A secret file as the app sees it, or undefined when absent. */
+  readSecret(id: string, key: string): Promise<string | undefined>;
+  /** The app dies; the engine's restart policy brings it back. */
+  crash(id: string): Promise<void>;
+  /** A ref whose pull must fail (no registry is reachable). */
+  unpullable: string;
+  /** A directory buildFromDirectory can build (its Dockerfile builds on `image`). */
+  buildDir: string;
+  cleanup(): Promise<void>;
+}
+
+const err = async (p: Promise<unknown>): Promise<DockerError> => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof DockerError) return e;
+    throw e;
+  }
+  throw new Error('expected a DockerError');
+};
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function describeDriverContract(name: string, setup: () => Promise<ContractHarness>): void {
+  describe(`DockerDriver contract: ${name}`, () => {
+    let h: ContractHarness;
+    let d: DockerDriver;
+    const spec = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
+      name: `cyn-${randomBytes(4).toString('hex')}`,
+      labels: { ...h.labels, [LABELS.app]: 'app1', [LABELS.deployment]: 'dep1', [LABELS.service]: 'app' },
+      ...h.serving(8080),
+      port: 8080,
+      ...over,
+    });
+
+    beforeAll(async () => {
+      h = await setup();
+      d = h.driver;
+    });
+    afterAll(async () => {
+      await h?.cleanup();
+    });
+
+    it('answers ping', async () => {
+      await expect(d.ping()).resolves.toBeUndefined();
+    });
+
+    it('reports a pull that cannot reach a registry as pull_failed, quickly', async () => {
+      const t0 = Date.now();
+      const e = await err(d.pullImage(h.unpullable));
+      expect(e.code).toBe('pull_failed');
+      expect(e.message).toContain(h.unpullable);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect((await err(d.pullImage('--help'))).code).toBe('invalid_ref');
+    });
+
+    it('knows which images exist', async () => {
+      expect(await d.imageExists(h.image)).toBe(true);
+      expect(await d.imageExists(`cynchro-test-missing:${randomBytes(4).toString('hex')}`)).toBe(false);
+    });
+
+    it('runs a container from a spec and reports it by id and by label', async () => {
+      const s = spec({ env: { GREETING: 'hello world', EMPTY: '' }, cpu: 0.5, memoryMb: 64 });
+      const c = await d.runContainer(s);
+      expect(c).toMatchObject({ name: s.name, image: s.image, running: true, state: 'running', labels: s.labels });
+      expect(c.hostPort).toEqual(expect.any(Number));
+      expect(Date.parse(c.createdAt)).not.toBeNaN();
+      expect(await d.inspectContainer(c.id)).toMatchObject({ id: c.id, name: s.name, running: true, hostPort: c.hostPort });
+      expect((await d.listContainers({ [LABELS.deployment]: 'dep1', ...h.labels })).map((x) => x.id)).toContain(c.id);
+      const back = await d.containerSpec(c.id);
+      expect(back).toMatchObject({ name: s.name, image: s.image, env: s.env, port: 8080, cpu: 0.5, memoryMb: 64, labels: s.labels });
+      expect(await d.inspectContainer(`cyn-missing-${randomBytes(4).toString('hex')}`)).toBeNull();
+    });
+
+    it('refuses a container of an unknown image with not_found', async () => {
+      const e = await err(d.runContainer(spec({ image: `cynchro-test-missing:${randomBytes(4).toString('hex')}`, command: ['true'] })));
+      expect(e.code).toBe('not_found');
+    });
+
+    it('waits for health: success on an answering port, health_timeout otherwise', async () => {
+      const ok = await d.runContainer(spec());
+      await d.waitHealthy(ok.id, { timeoutMs: 10_000 });
+      await d.waitHealthy(ok.id, { path: '/', timeoutMs: 10_000 });
+      const bad = await d.runContainer(spec(h.idle()));
+      const t0 = Date.now();
+      const e = await err(d.waitHealthy(bad.id, { timeoutMs: 1500 }));
+      expect(e.code).toBe('health_timeout');
+      expect(Date.now() - t0).toBeLessThan(6000);
+      expect((await err(d.waitHealthy(`cyn-missing-${randomBytes(4).toString('hex')}`, { timeoutMs: 500 }))).code).toBe('not_found');
+    });
+
+    it('gives a log snapshot with both streams, timestamps and tail', async () => {
+      const c = await d.runContainer(spec());
+      await h.say(c.id, 'to stdout', 'stdout');
+      await h.say(c.id, 'to stderr', 'stderr');
+      const lines = await until('both lines', async () => {
+        const l = await d.logs(c.id);
+        return l.some((x) => x.text === 'to stderr') && l.some((x) => x.text === 'to stdout') ? l : undefined;
+      });
+      expect(lines.find((l) => l.text === 'to stdout')).toMatchObject({ stream: 'stdout' });
+      expect(lines.find((l) => l.text === 'to stderr')).toMatchObject({ stream: 'stderr' });
+      for (const l of lines) expect(Date.parse(l.timestamp)).not.toBeNaN();
+      const tail = await d.logs(c.id, { tail: 1 });
+      expect(tail).toHaveLength(1);
+      expect((await err(d.logs(`cyn-missing-${randomBytes(4).toString('hex')}`))).code).toBe('not_found');
+    });
+
+    it('follows logs live and ends when the consumer aborts', async () => {
+      const c = await d.runContainer(spec());
+      const ac = new AbortController();
+      const seen: LogLine[] = [];
+      const done = (async () => {
+        for await (const l of d.followLogs(c.id, { signal: ac.signal, tail: 0 })) seen.push(l);
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      await h.say(c.id, 'live one', 'stdout');
+      await until('live line', async () => seen.some((l) => l.text === 'live one'));
+      ac.abort();
+      await expect(done).resolves.toBeUndefined();
+    });
+
+    it('ends a follow when the container is removed', async () => {
+      const c = await d.runContainer(spec());
+      const seen: string[] = [];
+      const done = (async () => {
+        for await (const l of d.followLogs(c.id, { followRestarts: true })) seen.push(l.text);
+      })();
+      await h.say(c.id, 'before removal', 'stdout');
+      await until('line', async () => seen.includes('before removal'));
+      await d.removeContainer(c.id);
+      await expect(done).resolves.toBeUndefined();
+    });
+
+    it('follows across a restart when asked to', async () => {
+      const c = await d.runContainer(spec());
+      const ac = new AbortController();
+      const seen: string[] = [];
+      const done = (async () => {
+        for await (const l of d.followLogs(c.id, { signal: ac.signal, followRestarts: true })) seen.push(l.text);
+      })();
+      await h.say(c.id, 'first run', 'stdout');
+      await until('first', async () => seen.includes('first run'));
+      await h.crash(c.id);
+      await until('restarted', async () => {
+        const i = await d.inspectContainer(c.id);
+        return i?.running;
+      });
+      await until('second run line', async () => {
+        await h.say(c.id, 'second run', 'stdout').catch(() => undefined);
+        return seen.includes('second run');
+      });
+      expect(seen.filter((t) => t === 'first run')).toHaveLength(1);
+      ac.abort();
+      await done;
+    });
+
+    it('stops, starts and recreates; recreate gives a new id with the same spec', async () => {
+      const s = spec({ env: { KEEP: 'me' }, secretFiles: { API_KEY: `k-${randomBytes(8).toString('hex')}` } });
+      const c = await d.runContainer(s);
+      await d.stopContainer(c.id, 2);
+      expect(await d.inspectContainer(c.id)).toMatchObject({ running: false });
+      await d.stopContainer(c.id, 2); // idempotent
+      await d.startContainer(c.id);
+      expect(await d.inspectContainer(c.id)).toMatchObject({ running: true });
+      expect(await h.readSecret(c.id, 'API_KEY')).toBe(s.secretFiles?.API_KEY);
+      const r = await d.recreateContainer(c.id);
+      expect(r.id).not.toBe(c.id);
+      expect(r).toMatchObject({ name: s.name, image: s.image, labels: s.labels, running: true });
+      expect(await d.inspectContainer(c.id)).toBeNull();
+      expect(await d.containerSpec(r.id)).toMatchObject({ env: { KEEP: 'me' }, port: 8080, secretFiles: s.secretFiles });
+      expect(await h.readSecret(r.id, 'API_KEY')).toBe(s.secretFiles?.API_KEY);
+      await d.waitHealthy(r.id, { timeoutMs: 10_000 });
+      await d.removeContainer(r.id);
+      await d.removeContainer(r.id); // idempotent
+      await d.stopContainer(r.id); // stopping what is gone is fine too
+      expect((await err(d.recreateContainer(r.id))).code).toBe('not_found');
+    });
+
+    it('delivers secret files again after the engine restarts a crashed container', async () => {
+      const s = spec({ secretFiles: { DB_PASSWORD: `p-${randomBytes(8).toString('hex')}` } });
+      const c = await d.runContainer(s);
+      expect(await h.readSecret(c.id, 'DB_PASSWORD')).toBe(s.secretFiles?.DB_PASSWORD);
+      await h.crash(c.id);
+      await until('secret back after restart', async () => (await h.readSecret(c.id, 'DB_PASSWORD').catch(() => undefined)) === s.secretFiles?.DB_PASSWORD, 15_000);
+    });
+
+    it('refuses bad secret file names', async () => {
+      expect((await err(d.runContainer(spec({ secretFiles: { '../x': 'y' } })))).code).toBe('invalid_path');
+    });
+
+    it('ensures one network per name and lists networks and volumes by label', async () => {
+      const netName = `cyn-net-${randomBytes(4).toString('hex')}`;
+      const id1 = await d.ensureNetwork(netName, h.labels);
+      const id2 = await d.ensureNetwork(netName, h.labels);
+      expect(id2).toBe(id1);
+      expect((await d.listNetworks(h.labels)).filter((n) => n.name === netName)).toEqual([{ id: id1, name: netName, labels: h.labels }]);
+      const vol = `cyn-vol-${randomBytes(4).toString('hex')}`;
+      const s = spec({ network: netName, aliases: ['web'], volumes: [{ name: vol, path: '/data' }] });
+      const c = await d.runContainer(s);
+      expect(c.running).toBe(true);
+      const v = (await d.listVolumes(h.labels)).find((x) => x.name === vol);
+      // Volumes outlive deployments, so they do not carry the deployment label.
+      expect(v?.labels).toEqual({ ...h.labels, [LABELS.app]: 'app1', [LABELS.service]: 'app' });
+      expect(await d.containerSpec(c.id)).toMatchObject({ network: netName, aliases: ['web'], volumes: s.volumes });
+    });
+
+    it('builds from a directory with labels, lists and prunes images', async () => {
+      const appLabels = { ...h.labels, [LABELS.app]: `img-${randomBytes(3).toString('hex')}` };
+      const lines: string[] = [];
+      const tags: string[] = [];
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const tag = `cynchro-test-app:${randomBytes(4).toString('hex')}`;
+        const b = await d.buildFromDirectory({ dir: h.buildDir, tag, labels: { ...appLabels, [LABELS.deployment]: `d${i}` }, onLine: (l) => lines.push(l) });
+        expect(b.tag).toBe(tag);
+        tags.push(tag);
+        ids.push(b.imageId);
+        await new Promise((r) => setTimeout(r, 1100)); // engine creation times have 1 s resolution
+      }
+      expect(lines.length).toBeGreaterThan(0);
+      const listed = await d.listImages(appLabels);
+      expect(listed.map((i) => i.id).sort()).toEqual([...ids].sort());
+      expect(listed.find((i) => i.id === ids[0])?.tags).toEqual([tags[0]]);
+      const removed = await d.pruneImages(appLabels, 1, [tags[0] as string]);
+      expect(removed).toEqual([ids[1]]);
+      expect((await d.listImages(appLabels)).map((i) => i.id).sort()).toEqual([ids[0], ids[2]].sort());
+      await d.removeImage(ids[0] as string);
+      await d.removeImage(ids[0] as string); // idempotent
+      expect(await d.imageExists(tags[0] as string)).toBe(false);
+    });
+
+    it('refuses unsafe git input with the same codes, before doing anything', async () => {
+      const base = { branch: 'main', tag: 'cynchro-test-x:1', labels: h.labels };
+      const cases: [Partial<Parameters<DockerDriver['buildFromGit']>[0]>, string][] = [
+        [{ repoUrl: 'ext::sh -c touch% /tmp/pwned' }, 'unsafe_url'],
+        [{ repoUrl: 'file:///etc' }, 'unsafe_url'],
+        [{ repoUrl: '--upload-pack=touch /tmp/pwned' }, 'unsafe_url'],
+        [{ repoUrl: 'http://example.com/x.git' }, 'unsafe_url'],
+        [{ repoUrl: 'https://user:pw@example.com/x.git' }, 'unsafe_url'],
+        [{ repoUrl: 'https://example.com/x.git', branch: '--upload-pack=touch /tmp/pwned' }, 'invalid_ref'],
+        [{ repoUrl: 'https://example.com/x.git', commit: '--foo' }, 'invalid_ref'],
+        [{ repoUrl: 'https://example.com/x.git', dockerfile: '../Dockerfile' }, 'invalid_path'],
+        [{ repoUrl: 'https://example.com/x.git', context: '/etc' }, 'invalid_path'],
+        [{ repoUrl: 'https://example.com/x.git', context: 'a/../../b' }, 'invalid_path'],
+      ];
+      for (const [over, code] of cases) {
+        const e = await err(d.buildFromGit({ repoUrl: '', ...base, ...over } as Parameters<DockerDriver['buildFromGit']>[0]));
+        expect(`${JSON.stringify(over)} → ${e.code}`).toBe(`${JSON.stringify(over)} → ${code}`);
+      }
+    });
+
+    it('removes everything by label, idempotently, and refuses an empty selector', async () => {
+      const scope = { ...h.labels, [LABELS.app]: `gone-${randomBytes(3).toString('hex')}` };
+      const net = `cyn-net-${randomBytes(4).toString('hex')}`;
+      await d.ensureNetwork(net, scope);
+      const c = await d.runContainer(spec({ labels: scope, network: net, volumes: [{ name: `cyn-vol-${randomBytes(4).toString('hex')}`, path: '/data' }], secretFiles: { K: 'v' } }));
+      await d.stopContainer(c.id, 2);
+      await d.runContainer(spec({ labels: scope }));
+      await d.buildFromDirectory({ dir: h.buildDir, tag: `cynchro-test-app:${randomBytes(4).toString('hex')}`, labels: scope });
+      await d.removeByLabels(scope);
+      expect(await d.listContainers(scope, { all: true })).toEqual([]);
+      expect(await d.listNetworks(scope)).toEqual([]);
+      expect(await d.listVolumes(scope)).toEqual([]);
+      expect(await d.listImages(scope)).toEqual([]);
+      await d.removeByLabels(scope);
+      expect((await err(d.removeByLabels({}))).code).toBe('invalid_ref');
+      expect((await err(d.removeByLabels({ [LABELS.managed]: 'true' }))).code).toBe('invalid_ref');
+    });
+  });
+}
