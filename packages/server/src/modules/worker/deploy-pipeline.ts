@@ -11,6 +11,7 @@ import { domainsFor } from '../apps/app-spec.js';
 import { envAad, repoTokenAad } from '../deploy/deploy.service.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { VaultService } from '../vault/vault.service.js';
+import type { Semaphore } from './semaphore.js';
 import { step } from './step-timeout.js';
 
 export interface PipelineTimeouts {
@@ -33,7 +34,12 @@ export interface PipelineContext {
   deployment: DeploymentsTable;
   signal: AbortSignal;
   log(stream: string, text: string): Promise<void>;
+  /** Bounds concurrent builds across the worker; a deployment holds one slot for its whole build phase. */
+  buildSlots?: Semaphore;
 }
+
+/** Built images kept per app after a successful deployment: this many deployments' worth (rollback material). */
+export const KEEP_BUILDS = 3;
 
 export function appLabels(app: { id: string; org_id: string }): Labels {
   return { [LABELS.managed]: 'true', [LABELS.org]: app.org_id, [LABELS.app]: app.id };
@@ -62,6 +68,9 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
   if (toBuild.length) {
     if (!spec.repo) throw new Error('services to build but no repo');
     const token = spec.repo.token ? ctx.vault.decrypt(repoTokenAad(app.org_id, app.id), spec.repo.token) : undefined;
+    if (ctx.buildSlots?.busy) await ctx.log('system', `waiting for a build slot (${ctx.buildSlots.inUse} build(s) running)`);
+    const release = ctx.buildSlots ? await ctx.buildSlots.acquire(ctx.signal) : () => {};
+    try {
     for (const svc of toBuild) {
       await ctx.log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
       const tag = builtImageTag(app.id, deployment.id, svc.name);
@@ -84,6 +93,9 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
       images.set(svc.name, built.tag);
       await ctx.repo.transition(deployment.id, 'building', { commit_sha: built.commitSha }, ['building']);
       await ctx.log('system', `built ${built.tag} at commit ${built.commitSha}`);
+    }
+    } finally {
+      release();
     }
   }
   await ctx.repo.transition(deployment.id, 'deploying', {}, ['building', 'deploying']);
@@ -142,6 +154,16 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
     for (const r of routes) await deps.ingress.setRoute(r);
   });
   await ctx.log('system', `traffic switched to ${deployment.id}`);
+}
+
+/**
+ * After a successful deployment: removes the app's built images beyond the newest KEEP_BUILDS deployments' worth,
+ * never this deployment's own (nor, by the driver's rule, any image a container uses). Returns what was removed.
+ */
+export async function pruneBuiltImages(docker: DockerDriver, appId: string, deploymentId: string, spec: AppSpec): Promise<string[]> {
+  const built = spec.services.filter((s) => s.build).map((s) => builtImageTag(appId, deploymentId, s.name));
+  const perDeployment = Math.max(1, spec.services.filter((s) => s.build).length);
+  return docker.pruneImages({ [LABELS.app]: appId }, KEEP_BUILDS * perDeployment, built);
 }
 
 /** Removes every container of the app that is not this deployment's: the old version, once the new one serves. */

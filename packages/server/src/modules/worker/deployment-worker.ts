@@ -8,15 +8,18 @@ import type { AppSpec } from '../apps/app-spec.js';
 import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { VaultService } from '../vault/vault.service.js';
-import { DEFAULT_TIMEOUTS, removeDeploymentContainers, removeOtherDeployments, runPipeline, type PipelineTimeouts } from './deploy-pipeline.js';
+import { DEFAULT_TIMEOUTS, pruneBuiltImages, removeDeploymentContainers, removeOtherDeployments, runPipeline, type PipelineTimeouts } from './deploy-pipeline.js';
 import type { DeploymentQueue } from './deployment-queue.js';
 import { reconcile } from './reconcile.js';
+import { Semaphore } from './semaphore.js';
 import { Canceled, reasonOf } from './step-timeout.js';
 
 export interface WorkerOptions {
   concurrency?: number;
   pollMs?: number;
   timeouts?: Partial<PipelineTimeouts>;
+  /** Image builds running at once across the worker (clone + docker build are heavy); default 1. */
+  buildConcurrency?: number;
 }
 
 type WorkerDeps = Pick<Deps, 'db' | 'docker' | 'ingress' | 'config' | 'clock' | 'events' | 'log'>;
@@ -27,6 +30,7 @@ export class DeploymentWorker implements DeploymentQueue {
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly timeouts: PipelineTimeouts;
+  private readonly buildSlots: Semaphore;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
@@ -41,6 +45,7 @@ export class DeploymentWorker implements DeploymentQueue {
     this.concurrency = opts.concurrency ?? 2;
     this.pollMs = opts.pollMs ?? 1000;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.buildSlots = new Semaphore(opts.buildConcurrency ?? 1);
   }
 
   /** The services the pipeline uses exist after the worker (they kick it); they are attached before start. */
@@ -142,19 +147,26 @@ export class DeploymentWorker implements DeploymentQueue {
     };
     if (app.status !== 'running') await this.repo.setStatus(app.id, 'deploying', this.deps.clock.now().toISOString());
     try {
-      await runPipeline({ deps: this.deps, repo: this.repo, vault: this.services!.vault, secrets: this.services!.secrets, timeouts: this.timeouts, app, deployment, signal: ac.signal, log });
-      const now = this.deps.clock.now().toISOString();
-      if (!(await this.repo.transition(deployment.id, 'succeeded', { finished_at: now }, ['deploying']))) {
-        throw new Error('the deployment was ended while switching');
-      }
-      await this.repo.setCurrent(app.id, deployment.id, now);
-      this.emitStatus(deployment.id, 'succeeded', app.id);
+      await runPipeline({ deps: this.deps, repo: this.repo, vault: this.services!.vault, secrets: this.services!.secrets, timeouts: this.timeouts, app, deployment, signal: ac.signal, log, buildSlots: this.buildSlots });
+      // The new version serves: make it the app's current one first, so a crash from here on keeps it.
+      await this.repo.setCurrent(app.id, deployment.id, this.deps.clock.now().toISOString());
       this.deps.events.emit('app-switched', { appId: app.id, deploymentId: deployment.id });
       const removed = await removeOtherDeployments(this.deps.docker, app.id, deployment.id).catch((e) => {
         void log('system', `could not remove old containers yet: ${reasonOf(e)} (reconciliation will)`);
         return 0;
       });
       await log('system', `deployment succeeded; removed ${removed} old container(s)`);
+      // Best effort: a failed prune never fails the deployment; the next successful one prunes again.
+      try {
+        const pruned = await pruneBuiltImages(this.deps.docker, app.id, deployment.id, JSON.parse(deployment.spec) as AppSpec);
+        if (pruned.length) await log('system', `pruned ${pruned.length} old image(s)`);
+      } catch (err) {
+        this.deps.log.warn({ err, appId: app.id, deploymentId: deployment.id }, 'pruning old images failed');
+        await log('system', `could not prune old images: ${reasonOf(err)}`);
+      }
+      if (await this.repo.transition(deployment.id, 'succeeded', { finished_at: this.deps.clock.now().toISOString() })) {
+        this.emitStatus(deployment.id, 'succeeded', app.id);
+      }
     } catch (e) {
       const canceled = e instanceof Canceled || ac.signal.reason instanceof Canceled;
       const interrupted = !canceled && ac.signal.aborted;

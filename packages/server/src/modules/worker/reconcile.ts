@@ -15,6 +15,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<{ interrupted: num
 
   let interrupted = 0;
   for (const d of await repo.activeDeployments()) {
+    // Cut off after its switch: it is the app's current version and serves, so it did succeed.
+    const owner = await repo.findById(d.app_id);
+    if (owner?.current_deployment_id === d.id) {
+      await repo.transition(d.id, 'succeeded', { finished_at: now });
+      continue;
+    }
     if (await repo.transition(d.id, 'failed', { error: 'interrupted', finished_at: now })) {
       interrupted++;
       await repo.appendLog(d.id, now, 'error', 'interrupted: the control plane restarted during this deployment').catch(() => {});
