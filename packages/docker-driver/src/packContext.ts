@@ -1,8 +1,17 @@
 import dockerignore from '@balena/dockerignore';
+import { lstatSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pack } from 'tar-fs';
+
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The build context as a tar stream: `.git` left out, `.dockerignore` honoured with Docker's semantics
@@ -33,8 +42,7 @@ export async function packContext(contextDir: string, dockerfileRel: string): Pr
       if (always.has(rel)) return false;
       if (!ig.ignores(rel)) return false;
       // An excluded directory may still hold an exception (`!dir/keep`): walk it and judge its files one by one.
-      if (hasExceptions) return false;
-      return true;
+      return !(hasExceptions && isDirectory(name));
     },
     strict: false,
     map(header) {

@@ -38,6 +38,8 @@ export async function waitContainerHealthy(
   let hostPort: number | undefined;
   let lastInspect = 0;
   let attempt = 0;
+  let crashes = '';
+  let lastExit: number | undefined;
   for (;;) {
     if (o.signal?.aborted) throw abortReason(o.signal);
     const now = Date.now();
@@ -52,6 +54,10 @@ export async function waitContainerHealthy(
       lastInspect = Date.now();
       const port = o.port ?? specPort(info);
       const st = info.State;
+      // A crash loop can look healthy-ish between restarts; say so in the final message.
+      if (!st.Running || st.Restarting) lastExit = st.ExitCode;
+      if (info.RestartCount > 0)
+        crashes = `; restarted ${info.RestartCount} times${lastExit !== undefined ? `, last exit code ${lastExit}` : ''}`;
       if (!st.Running || st.Restarting || st.Paused) {
         hostPort = undefined;
         problem = `container is ${st.Status}${st.Status === 'exited' ? ` (exit code ${st.ExitCode})` : ''}`;
@@ -62,7 +68,11 @@ export async function waitContainerHealthy(
       } else {
         // The host port can change when the container restarts, so it is re-read from every inspect.
         hostPort = hostPortOf(info, port);
-        if (hostPort === undefined) throw new DockerError('not_found', `container port ${port} is not published`);
+        if (hostPort === undefined) {
+          // Between restarts the binding can be missing for a moment; only a port never asked for is an error.
+          if (!info.HostConfig.PortBindings?.[`${port}/tcp`]) throw new DockerError('not_found', `container port ${port} is not published`);
+          problem = `port ${port} not published yet`;
+        }
       }
     }
     if (hostPort !== undefined) {
@@ -72,7 +82,7 @@ export async function waitContainerHealthy(
       problem = p;
     }
     if (Date.now() >= deadline)
-      throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${problem}`);
+      throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${problem}${crashes}`);
     attempt += 1;
     const pause = attempt < 100 ? 20 : attempt < 200 ? 100 : 250;
     await sleep(Math.min(pause, Math.max(deadline - Date.now(), 0)), undefined, o.signal ? { signal: o.signal } : undefined).catch(() => undefined);

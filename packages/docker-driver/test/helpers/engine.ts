@@ -24,7 +24,7 @@ export function busyboxDir(extraDockerfile = '', files: Record<string, string> =
   copyFileSync('/bin/busybox', join(dir, 'busybox'));
   writeFileSync(
     join(dir, 'Dockerfile'),
-    `FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n${extraDockerfile}`,
+    `FROM scratch\nENV PATH=/bin\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n${extraDockerfile}`,
   );
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;

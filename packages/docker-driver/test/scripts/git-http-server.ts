@@ -15,6 +15,8 @@ export interface GitHttpServer {
   requests: string[];
   /** Authorization headers seen (tests assert on them, never print them). */
   authHeaders: string[];
+  /** Command lines of every running process, captured while each request was being served. */
+  processSnapshots: string[];
   /** Creates a bare repo `<name>.git` from files (a string is a file; `{ symlink }` a symlink); returns its HEAD sha. */
   createRepo(name: string, files: Record<string, string | { symlink: string }>, opts?: { branch?: string; private?: boolean }): string;
   /** Adds a commit on top of the branch; returns the new sha. */
@@ -39,6 +41,7 @@ export async function startGitHttpServer(opts: { token?: string } = {}): Promise
   const privateRepos = new Set<string>();
   const requests: string[] = [];
   const authHeaders: string[] = [];
+  const processSnapshots: string[] = [];
 
   function authorized(req: IncomingMessage): boolean {
     const h = req.headers.authorization ?? '';
@@ -51,6 +54,8 @@ export async function startGitHttpServer(opts: { token?: string } = {}): Promise
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(url.pathname);
     if (req.headers.authorization) authHeaders.push(req.headers.authorization);
+    // The client's git is alive right now: what does its argv show?
+    processSnapshots.push(spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout);
     if (url.pathname.startsWith('/redirect/')) {
       res.writeHead(302, { location: url.pathname.slice('/redirect'.length) + url.search }).end();
       return;
@@ -122,6 +127,7 @@ export async function startGitHttpServer(opts: { token?: string } = {}): Promise
     host: `127.0.0.1:${port}`,
     requests,
     authHeaders,
+    processSnapshots,
     createRepo(name, files, o = {}) {
       const branch = o.branch ?? 'main';
       const wt = join(work, name);
