@@ -1,14 +1,30 @@
 import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '@cynchro/server';
 import superjson from 'superjson';
 import { CynchroError } from './cynchro-error.js';
+import { createDeploymentHandle, type DeploymentHandle } from './deployment-handle.js';
 import { refreshLink } from './refresh-link.js';
 import { Session, type Credentials } from './session.js';
+import { streamAppLogs, streamDeploymentLogs, type AppLogStreamOptions, type StreamContext, type StreamOptions } from './streams.js';
 import { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
+import type {
+  App,
+  AppDetail,
+  DeployInput,
+  Deployment,
+  DeploymentLogs,
+  DeploymentStreamMessage,
+  LogLine,
+  RouterInputs,
+  RouterOutputs,
+  SealStatus,
+  Secret,
+  SecretData,
+  UnsealResult,
+} from './types.js';
+import type { WebSocketConstructor } from './ws.js';
 
-export type RouterInputs = inferRouterInputs<AppRouter>;
-export type RouterOutputs = inferRouterOutputs<AppRouter>;
+export type { RouterInputs, RouterOutputs } from './types.js';
 
 export interface ClientOptions {
   /** The API's base URL, e.g. http://localhost:3000 */
@@ -20,6 +36,26 @@ export interface ClientOptions {
   /** Where tokens live; memory by default (nothing is persisted unless you give a store). */
   store?: TokenStore;
   fetch?: typeof fetch;
+  /** The WebSocket class for live logs; default: the global one, else the `ws` package (Node 20). */
+  WebSocket?: WebSocketConstructor;
+}
+
+/** `apps.logs(appId)` is a snapshot; `apps.logs.stream(appId)` follows live. */
+export interface AppLogs {
+  (appId: string, opts?: { tail?: number }): Promise<{ lines: LogLine[] }>;
+  /** Live lines as an async iterator over the WebSocket; `break` closes it. */
+  stream(appId: string, opts?: AppLogStreamOptions): AsyncGenerator<LogLine, void, undefined>;
+}
+
+/** `apps.deployments.logs(appId, id)` is a snapshot; `.stream(appId, id)` replays and follows to the end. */
+export interface DeploymentLogsArea {
+  (appId: string, deploymentId: string): Promise<DeploymentLogs>;
+  stream(appId: string, deploymentId: string, opts?: StreamOptions): AsyncGenerator<DeploymentStreamMessage, void, undefined>;
+}
+
+export interface SecretScope {
+  /** Scope to one app (an app id); omit for the org-wide secret. */
+  appId?: string | undefined;
 }
 
 /** Runs a call and turns any failure into a CynchroError. */
@@ -35,12 +71,14 @@ export class CynchroClient {
   /** The raw typed tRPC proxy: every procedure of the API. Errors are TRPCClientError; prefer the typed areas. */
   readonly trpc: TRPCClient<AppRouter>;
   readonly session: Session;
+  readonly #stream: StreamContext;
 
   constructor(readonly options: ClientOptions) {
     const base = options.url.replace(/\/+$/, '');
     const store = options.store ?? new MemoryTokenStore(options.tokens ?? null);
     if (options.tokens && options.store) void store.save(options.tokens);
     this.session = new Session(store, options.credentials ?? null);
+    this.#stream = { baseUrl: base, session: this.session, WebSocket: options.WebSocket };
     const fetchImpl = options.fetch;
     this.session.raw = createTRPCClient<AppRouter>({
       links: [httpLink({ url: `${base}/trpc`, transformer: superjson, ...(fetchImpl ? { fetch: fetchImpl } : {}) })],
@@ -85,6 +123,75 @@ export class CynchroClient {
       await call(() => this.trpc.auth.changePassword.mutate(input));
     },
     tokens: (): Promise<Tokens | null> => this.session.tokens(),
+  };
+
+  /**
+   * POST /deploy: creates or updates the app (idempotent on name) and queues a deployment.
+   * The handle's `wait()` follows it to the end.
+   */
+  deploy = async (input: DeployInput): Promise<DeploymentHandle> => {
+    const r = await call(() => this.trpc.deploy.mutate(input));
+    return createDeploymentHandle(r, {
+      stream: this.#stream,
+      deploymentLogs: (appId, deploymentId) => this.apps.deployments.logs(appId, deploymentId),
+    });
+  };
+
+  readonly apps = {
+    list: async (): Promise<App[]> => (await call(() => this.trpc.apps.list.query())).apps,
+    /** The app, its webhook (repo apps) and its 20 newest deployments. */
+    get: (appId: string): Promise<AppDetail> => call(() => this.trpc.apps.get.query({ id: appId })),
+    /** An app by id or by name (names are unique per org); `app_not_found` when neither matches. */
+    find: async (idOrName: string): Promise<App> => {
+      const apps = await this.apps.list();
+      const app = apps.find((a) => a.id === idOrName) ?? apps.find((a) => a.name === idOrName);
+      if (!app) throw new CynchroError('app_not_found', `No app named or with id "${idOrName}"`, 404);
+      return app;
+    },
+    restart: async (appId: string): Promise<App> => (await call(() => this.trpc.apps.restart.mutate({ id: appId }))).app,
+    stop: async (appId: string): Promise<App> => (await call(() => this.trpc.apps.stop.mutate({ id: appId }))).app,
+    delete: (appId: string): Promise<{ deleted: true; id: string }> => call(() => this.trpc.apps.delete.mutate({ id: appId })),
+    logs: Object.assign(
+      (appId: string, opts: { tail?: number } = {}): Promise<{ lines: LogLine[] }> =>
+        call(() => this.trpc.apps.logs.query({ id: appId, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })),
+      { stream: (appId: string, opts?: AppLogStreamOptions) => streamAppLogs(this.#stream, appId, opts) },
+    ) as AppLogs,
+    deployments: {
+      /** The app's 20 newest deployments, newest first. */
+      list: async (appId: string): Promise<Deployment[]> => (await this.apps.get(appId)).deployments,
+      logs: Object.assign(
+        async (appId: string, deploymentId: string): Promise<DeploymentLogs> => {
+          const r = await call(() => this.trpc.apps.deploymentLogs.query({ id: appId, deploymentId }));
+          return { deployment: r.deployment, lines: r.lines };
+        },
+        { stream: (appId: string, deploymentId: string, opts?: StreamOptions) => streamDeploymentLogs(this.#stream, appId, deploymentId, opts) },
+      ) as DeploymentLogsArea,
+      /** Cancels a queued or running deployment; answers the deployment as it now is. */
+      cancel: (appId: string, deploymentId: string): Promise<Deployment> =>
+        call(() => this.trpc.apps.cancelDeployment.mutate({ id: appId, deploymentId })),
+    },
+  };
+
+  readonly secrets = {
+    /** Creates or replaces a secret; values are write-only (the answer lists key names). */
+    set: (name: string, data: SecretData, scope: SecretScope = {}): Promise<Secret> =>
+      call(() => this.trpc.secrets.put.mutate({ name, data, ...(scope.appId ? { appId: scope.appId } : {}) })),
+    list: async (): Promise<Secret[]> => (await call(() => this.trpc.secrets.list.query())).secrets,
+    /** Metadata and key names (never values). */
+    get: (name: string, scope: SecretScope = {}): Promise<Secret> =>
+      call(() => this.trpc.secrets.get.query({ name, ...(scope.appId ? { appId: scope.appId } : {}) })),
+    delete: async (name: string, scope: SecretScope = {}): Promise<void> => {
+      await call(() => this.trpc.secrets.delete.mutate({ name, ...(scope.appId ? { appId: scope.appId } : {}) }));
+    },
+  };
+
+  /** Operators only (ADMIN_EMAILS). */
+  readonly admin = {
+    status: (): Promise<SealStatus> => call(() => this.trpc.admin.sealStatus.query()),
+    /** Loads the master key (64 hex characters); with `previous` (the current key), rotates to `key`. */
+    unseal: (key: string, opts: { previous?: string } = {}): Promise<UnsealResult> =>
+      call(() => this.trpc.admin.unseal.mutate({ key, ...(opts.previous ? { previous: opts.previous } : {}) })),
+    seal: (): Promise<SealStatus> => call(() => this.trpc.admin.seal.mutate()),
   };
 }
 

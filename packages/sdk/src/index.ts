@@ -1,4 +1,28 @@
-export { createClient, CynchroClient, call, type ClientOptions, type RouterInputs, type RouterOutputs } from './create-client.js';
+export { createClient, CynchroClient, call, type ClientOptions, type AppLogs, type DeploymentLogsArea, type SecretScope } from './create-client.js';
 export { CynchroError } from './cynchro-error.js';
 export { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
 export type { Credentials } from './session.js';
+export type { DeploymentHandle, WaitOptions } from './deployment-handle.js';
+export type { AppLogStreamOptions, StreamOptions } from './streams.js';
+export type { WebSocketConstructor, WebSocketLike } from './ws.js';
+export { TERMINAL_STATUSES } from './types.js';
+export type {
+  App,
+  AppDetail,
+  DeployInput,
+  DeployResult,
+  Deployment,
+  DeploymentLogLine,
+  DeploymentLogs,
+  DeploymentStatus,
+  DeploymentStreamMessage,
+  LogLine,
+  LogStreamEvent,
+  RouterInputs,
+  RouterOutputs,
+  SealStatus,
+  Secret,
+  SecretData,
+  UnsealResult,
+  Webhook,
+} from './types.js';
