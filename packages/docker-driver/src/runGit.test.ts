@@ -29,7 +29,10 @@ describe('runGit', () => {
       await expect(
         runGit(['rev-parse', 'SECRET-ref'], { cwd: dir, home: dir, timeoutMs: 10_000, secrets: ['SECRET'] }),
       ).rejects.toMatchObject({ code: 'git_failed', message: expect.not.stringContaining('SECRET') });
-      await expect(runGit(['version'], { cwd: dir, home: dir, timeoutMs: 1 })).rejects.toMatchObject({ code: 'timeout' });
+      // A git that hangs (here: an alias running sleep) is killed with its whole process group at the deadline.
+      const t0 = Date.now();
+      await expect(runGit(['-c', 'alias.hang=!sleep 30', 'hang'], { cwd: dir, home: dir, timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
+      expect(Date.now() - t0).toBeLessThan(5000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

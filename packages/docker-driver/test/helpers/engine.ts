@@ -9,9 +9,13 @@ import { LABELS, type DockerDriver, type Labels } from '../../src/index.js';
 
 export const docker = new Dockerode();
 
-/** Labels unique to one test file's run; cleanup finds everything by them. */
+/**
+ * Labels unique to one test file's run; cleanup finds everything by them. Not `managed=true`: a control plane
+ * reconciling on the same engine (the server's tests run alongside) removes every managed=true container it
+ * does not know, which would pull containers out from under these tests.
+ */
 export function runLabels(): Labels & { [LABELS.org]: string } {
-  return { [LABELS.managed]: 'true', [LABELS.org]: `test-${randomBytes(6).toString('hex')}` };
+  return { [LABELS.managed]: 'driver-test', [LABELS.org]: `test-${randomBytes(6).toString('hex')}` };
 }
 
 export function uniqueName(prefix: string): string {
