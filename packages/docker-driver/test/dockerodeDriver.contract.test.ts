@@ -37,6 +37,7 @@ describeDriverContract('dockerode driver on the real engine', async () => {
     },
     unpullable: '127.0.0.1:1/cynchro/nothing:latest',
     buildDir,
+    imageTimeResolutionMs: 1000,
     cleanup: async () => {
       await driver.removeByLabels(labels);
       await driver.close();

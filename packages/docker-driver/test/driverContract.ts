@@ -22,6 +22,8 @@ export interface ContractHarness {
   unpullable: string;
   /** A directory buildFromDirectory can build (its Dockerfile builds on `image`). */
   buildDir: string;
+  /** Resolution of image creation times (the engine's are whole seconds). */
+  imageTimeResolutionMs: number;
   cleanup(): Promise<void>;
 }
 
@@ -239,7 +241,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
         expect(b.tag).toBe(tag);
         tags.push(tag);
         ids.push(b.imageId);
-        await new Promise((r) => setTimeout(r, 1100)); // engine creation times have 1 s resolution
+        await new Promise((r) => setTimeout(r, h.imageTimeResolutionMs + 50));
       }
       expect(lines.length).toBeGreaterThan(0);
       const listed = await d.listImages(appLabels);

@@ -21,6 +21,7 @@ describeDriverContract('in-memory fake', async () => {
     crash: async (id) => driver.crash(id),
     unpullable,
     buildDir: '/nonexistent/fake-context',
+    imageTimeResolutionMs: 1,
     cleanup: async () => {
       await driver.removeByLabels(labels);
       await driver.close();
