@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await rt.app.listen({ port: config.port, host: config.host });
-  log.info({ api: `http://${config.host}:${config.port}`, dataDir: config.dataDir, ingress: config.ingress, url: rt.deps.ingress.urlFor(`<app>.${config.rootDomain}`) }, 'cynchro started');
+  log.info({ api: `http://${config.host}:${config.port}`, dataDir: config.dataDir, ingress: config.ingress, appUrls: rt.deps.ingress.urlFor(`example.${config.rootDomain}`).replace("example.", "<app>.") }, 'cynchro started');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -355,3 +355,25 @@ describe('quotas', () => {
     expect((await qc.call('GET', '/apps', { token: carol.accessToken })).body.apps).toHaveLength(5);
   });
 });
+
+describe('reconciliation on start', () => {
+  it("removes its own orphans (deleted apps, superseded deployments), leaves other control planes' containers alone, and rebuilds routes", async () => {
+    const { reconcile } = await import('../src/modules/worker/reconcile.js');
+    const { AppsRepo } = await import('../src/modules/apps/apps.repo.js');
+    const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('rec'), image: 'a:1' } });
+    await waitFor(r.body.appId, r.body.deploymentId, alice.accessToken);
+    const base = { [LABELS.managed]: 'true', [LABELS.service]: 'app' };
+    const stale = await docker.runContainer({ name: 'stale', image: 'a:1', labels: { ...base, [LABELS.org]: alice.orgId, [LABELS.app]: r.body.appId, [LABELS.deployment]: 'dep_old' } });
+    const orphan = await docker.runContainer({ name: 'orphan', image: 'a:1', labels: { ...base, [LABELS.org]: alice.orgId, [LABELS.app]: 'app_gone', [LABELS.deployment]: 'dep_x' } });
+    const foreign = await docker.runContainer({ name: 'foreign', image: 'a:1', labels: { ...base, [LABELS.org]: 'org_of_another_plane', [LABELS.app]: 'app_y', [LABELS.deployment]: 'dep_y' } });
+    await h.deps.ingress.replaceAll([]);
+    const result = await reconcile({ ...h.deps, repo: new AppsRepo(h.deps.db) });
+    expect(result.removed).toBeGreaterThanOrEqual(2);
+    expect(await docker.inspectContainer(stale.id)).toBeNull();
+    expect(await docker.inspectContainer(orphan.id)).toBeNull();
+    expect(await docker.inspectContainer(foreign.id)).not.toBeNull();
+    const [current] = await docker.listContainers({ [LABELS.app]: r.body.appId });
+    expect(h.deps.ingress.routes().find((x) => x.domain === r.body.domain)?.targets).toEqual([{ host: '127.0.0.1', port: current!.hostPort }]);
+    await docker.removeContainer(foreign.id);
+  });
+});

@@ -30,35 +30,39 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startLiveServer(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<LiveServer> {
-  const port = await freePort();
+  const freshPort = await freePort();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-live-'));
   const fullEnv: Record<string, string> = {
-    PORT: String(port),
+    PORT: String(freshPort),
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     INGRESS_PORT: String(await freePort()),
     ...env,
   };
-  const tsx = path.join(serverDir, 'node_modules', '.bin', 'tsx');
-  const bin = fs.existsSync(tsx) ? tsx : 'tsx';
-  const proc = spawn(bin, [path.join(serverDir, 'src', 'main.ts')], { env: { ...process.env, ...fullEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself (not the tsx wrapper, which forks a child) so that a test's SIGKILL kills the server for real.
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(serverDir, 'src', 'main.ts')], { cwd: serverDir, env: { ...process.env, ...fullEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // A restart passes its predecessor's env, ports included.
+  const port = Number(fullEnv.PORT);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
+  let lastError = '';
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
     try {
-      const r = await fetch(`${url}/healthz`);
+      // A short deadline: a pooled keep-alive socket to a killed predecessor on this port must not stall the probe.
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
       if (r.ok) break;
-    } catch {
-      /* not up yet */
+      lastError = `HTTP ${r.status}`;
+    } catch (e) {
+      lastError = String((e as Error).cause ?? e); // not up yet
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`server did not start in 30 s:\n${out}`);
+      throw new Error(`server did not start in 30 s (${lastError}):\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

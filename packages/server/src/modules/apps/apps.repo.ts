@@ -1,6 +1,31 @@
 import type { Db } from '../../db/open-database.js';
 import type { AppsTable, DeploymentsTable } from './apps.tables.js';
 
+export interface QueuedDeployment {
+  deploymentId: string;
+  /** `queued`: a new deployment; `coalesced`: joined one already queued/building; `duplicate`: a request seen before. */
+  outcome: 'queued' | 'coalesced' | 'duplicate';
+}
+
+/** Lets a caller of queueForApp reuse a deployment instead of queueing one, atomically with the queueing. */
+export interface QueueGuard {
+  /** Runs first, in the transaction: an answer means "do not queue a new deployment". */
+  reuse(tx: Db, app: AppsTable): Promise<QueuedDeployment | undefined>;
+  /** Runs last, in the same transaction, with the deployment this request ended up with (not for duplicates). */
+  record(tx: Db, deploymentId: string, outcome: QueuedDeployment['outcome']): Promise<void>;
+}
+
+/** The one queueing rule: a newer deployment of an app cancels the ones still queued. Call inside a transaction. */
+export async function queueIn(tx: Db, deployment: DeploymentsTable): Promise<void> {
+  await tx
+    .updateTable('deployments')
+    .set({ status: 'canceled', error: 'superseded by a newer deployment', finished_at: deployment.created_at })
+    .where('app_id', '=', deployment.app_id)
+    .where('status', '=', 'queued')
+    .execute();
+  await tx.insertInto('deployments').values(deployment).execute();
+}
+
 export const FINAL_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
 export const ACTIVE_STATUSES = ['building', 'deploying'] as const;
 
@@ -22,6 +47,10 @@ export class AppsRepo {
 
   listForOrg(orgId: string) {
     return this.db.selectFrom('apps').selectAll().where('org_id', '=', orgId).orderBy('created_at').orderBy('id').execute();
+  }
+
+  async orgIds(): Promise<string[]> {
+    return (await this.db.selectFrom('orgs').select('id').execute()).map((o) => o.id);
   }
 
   listAll() {
@@ -62,13 +91,29 @@ export class AppsRepo {
       await tx.deleteFrom('domains').where('app_id', '=', args.app.id).execute();
       if (args.domains.length)
         await tx.insertInto('domains').values(args.domains.map((d) => ({ ...d, app_id: args.app.id }))).execute();
-      await tx
-        .updateTable('deployments')
-        .set({ status: 'canceled', error: 'superseded by a newer deployment', finished_at: args.deployment.created_at })
-        .where('app_id', '=', args.app.id)
-        .where('status', '=', 'queued')
-        .execute();
-      await tx.insertInto('deployments').values(args.deployment).execute();
+      await queueIn(tx, args.deployment);
+    });
+  }
+
+  /**
+   * Queues a deployment of the app as it is stored right now (the row is read inside the transaction, so the
+   * snapshot is the current spec), under the same rule as upsertAndQueue. A guard, run in the same transaction,
+   * may answer with an existing deployment instead (redelivery, coalescing) and records what happened.
+   * Null when the app no longer exists.
+   */
+  async queueForApp(appId: string, makeRow: (app: AppsTable) => DeploymentsTable, guard?: QueueGuard): Promise<QueuedDeployment | null> {
+    return this.db.transaction().execute(async (tx) => {
+      const app = await tx.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
+      if (!app) return null;
+      const reused = await guard?.reuse(tx, app);
+      if (reused) {
+        if (reused.outcome !== 'duplicate') await guard!.record(tx, reused.deploymentId, reused.outcome);
+        return reused;
+      }
+      const row = makeRow(app);
+      await queueIn(tx, row);
+      await guard?.record(tx, row.id, 'queued');
+      return { deploymentId: row.id, outcome: 'queued' };
     });
   }
 

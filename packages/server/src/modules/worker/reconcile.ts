@@ -29,8 +29,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<{ interrupted: num
   }
 
   const apps = new Map((await repo.listAll()).map((a) => [a.id, a]));
+  // Only what this control plane created is its to remove: things of orgs it does not know belong to another
+  // control plane on the same engine (or to a database that was replaced), and are left alone.
+  const orgs = new Set(await repo.orgIds());
+  const ours = (labels: Record<string, string>) => orgs.has(labels[LABELS.org] ?? '');
   let removed = 0;
-  const managed = await docker.listContainers({ [LABELS.managed]: 'true' }, { all: true });
+  const managed = (await docker.listContainers({ [LABELS.managed]: 'true' }, { all: true })).filter((c) => ours(c.labels));
   for (const c of managed) {
     const app = apps.get(c.labels[LABELS.app] ?? '');
     if (!app || c.labels[LABELS.deployment] !== app.current_deployment_id) {
@@ -41,6 +45,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<{ interrupted: num
   // Networks and volumes of apps that no longer exist.
   const orphanApps = new Set<string>();
   for (const n of await docker.listNetworks({ [LABELS.managed]: 'true' })) {
+    if (!ours(n.labels)) continue;
     const id = n.labels[LABELS.app];
     if (id && !apps.has(id)) orphanApps.add(id);
   }
