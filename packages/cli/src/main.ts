@@ -1,0 +1,370 @@
+// `cynchro`: the API from a terminal, on @cynchro/sdk. Human output by default, `--json` for scripts.
+// Exit codes: 0 ok, 1 an API error (its code and message are printed), 2 a usage error.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createClient, CynchroError, type CynchroClient, type DeployInput } from '@cynchro/sdk';
+import { defaultCredentialsPath, FileTokenStore, readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
+import { formatAppDetail, formatSecrets, table } from './format.js';
+import { prompt } from './prompt.js';
+
+export class UsageError extends Error {}
+
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  env: Record<string, string | undefined>;
+  /** Aborted on SIGINT/SIGTERM (logs -f, deploy --wait). */
+  signal: AbortSignal;
+}
+
+const HELP = `Usage: cynchro <command> [options]
+
+Commands:
+  login [--url URL] [--email E] [--password P]   log in (prompts for what is missing); stores the session
+  register [--url URL] [--email E] [--password P] [--name N]
+  logout                                         revoke the session and forget it
+  whoami
+  deploy <name> (--image REF | --repo URL) [--port N] [--domain D] [--env K=V]... [--env-from SECRET]...
+         [--secret-file SECRET]... [--cpu N] [--memory MB] [--branch B] [--dockerfile F] [--context DIR]
+         [--repo-token T] [--wait] [--timeout SECONDS]
+  apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
+  logs <app> [-f|--follow] [--tail N]
+  secrets set <name> K=V... [--app APP] | secrets ls | secrets get <name> [--app APP] | secrets rm <name> [--app APP]
+  admin status | admin unseal <key> [--previous KEY] | admin seal
+
+<app> is an app's name or id. Global options: --json (machine-readable output), --url URL (API base URL),
+-h/--help. The session lives in $XDG_CONFIG_HOME/cynchro/credentials.json (~/.config by default), mode 0600.
+Exit codes: 0 ok, 1 API error, 2 usage error.
+`;
+
+const GLOBAL = {
+  json: { type: 'boolean' },
+  url: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...GLOBAL, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function need(v: string | undefined, what: string): string {
+  if (!v) throw new UsageError(`missing ${what}`);
+  return v;
+}
+
+function int(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || v.trim() === '') throw new UsageError(`${what} must be a number, got "${v}"`);
+  return n;
+}
+
+/** K=V pairs (the value may contain "="). */
+function pairs(list: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of list) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new UsageError(`${what} must be KEY=VALUE, got "${p}"`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+/** Repeatable flags that also accept comma-separated lists. */
+const list = (v: string[] | undefined) => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+
+class Cli {
+  readonly credentialsPath: string;
+  constructor(readonly io: Io) {
+    this.credentialsPath = defaultCredentialsPath(io.env);
+  }
+
+  print(json: boolean, value: unknown, human: () => string): void {
+    if (json) this.io.out(JSON.stringify(value, null, 2) + '\n');
+    else {
+      const s = human();
+      if (s) this.io.out(s.endsWith('\n') ? s : s + '\n');
+    }
+  }
+
+  urlFrom(flag: string | undefined): string | undefined {
+    return flag || this.io.env.CYNCHRO_URL || readCredentialsFile(this.credentialsPath)?.url;
+  }
+
+  /** A client on the stored session; refreshed tokens are written back to the file. */
+  client(urlFlag: string | undefined): CynchroClient {
+    const url = this.urlFrom(urlFlag);
+    const store = new FileTokenStore(this.credentialsPath);
+    if (!url || !store.load()) throw new CynchroError('not_logged_in', 'Not logged in: run `cynchro login` first', 0);
+    return createClient({ url, store });
+  }
+
+  async login(args: string[], register: boolean): Promise<number> {
+    const { values: v } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
+    if (v.name && !register) throw new UsageError('--name is for register only');
+    const url = v.url || this.io.env.CYNCHRO_URL || readCredentialsFile(this.credentialsPath)?.url || (await prompt('API URL', { default: 'http://localhost:3000' }));
+    const email = v.email || this.io.env.CYNCHRO_EMAIL || (await prompt('Email'));
+    const password = v.password || this.io.env.CYNCHRO_PASSWORD || (await prompt('Password', { secret: true }));
+    if (!url || !email || !password) throw new UsageError('login needs --url, --email and --password (or answers at the prompts)');
+    const c = createClient({ url });
+    const r = register ? await c.auth.register({ email, password, ...(v.name ? { name: v.name } : {}) }) : await c.auth.login({ email, password });
+    writeCredentialsFile(this.credentialsPath, { url: url.replace(/\/+$/, ''), email: r.user.email, accessToken: r.accessToken, refreshToken: r.refreshToken });
+    this.print(!!v.json, { user: r.user, orgId: r.orgId, url, credentials: this.credentialsPath }, () =>
+      `${register ? 'Registered and logged in' : 'Logged in'} as ${r.user.email} at ${url}\nSession saved to ${this.credentialsPath}`);
+    return 0;
+  }
+
+  async logout(args: string[]): Promise<number> {
+    const { values } = parse(args, {});
+    const file = readCredentialsFile(this.credentialsPath);
+    if (file?.url && file.accessToken) {
+      // Revoke on the server when we can; forgetting locally must happen even when the server says no.
+      await this.client(values.url).auth.logout().catch(() => {});
+    }
+    const rest = { ...(file ?? {}) };
+    delete rest.accessToken;
+    delete rest.refreshToken;
+    if (file) writeCredentialsFile(this.credentialsPath, rest);
+    this.print(!!values.json, { loggedOut: true }, () => 'Logged out');
+    return 0;
+  }
+
+  async whoami(args: string[]): Promise<number> {
+    const { values } = parse(args, {});
+    const me = await this.client(values.url).auth.me();
+    this.print(!!values.json, me, () => `${me.user.email} (org ${me.orgId})`);
+    return 0;
+  }
+
+  async deploy(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, {
+      image: { type: 'string' },
+      repo: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      domain: { type: 'string' },
+      env: { type: 'string', short: 'e', multiple: true },
+      'env-from': { type: 'string', multiple: true },
+      'secret-file': { type: 'string', multiple: true },
+      cpu: { type: 'string' },
+      memory: { type: 'string' },
+      branch: { type: 'string' },
+      dockerfile: { type: 'string' },
+      context: { type: 'string' },
+      'repo-token': { type: 'string' },
+      wait: { type: 'boolean', short: 'w' },
+      timeout: { type: 'string' },
+    });
+    if (positionals.length !== 1) throw new UsageError('deploy takes exactly one app name: cynchro deploy <name> --image REF | --repo URL');
+    if (!values.image === !values.repo) throw new UsageError('deploy needs exactly one of --image or --repo');
+    const input: DeployInput = { name: positionals[0]! };
+    if (values.image) input.image = values.image;
+    if (values.repo) input.repo = values.repo;
+    const port = int(values.port, '--port');
+    if (port !== undefined) input.port = port;
+    if (values.domain) input.domain = values.domain;
+    if (values.env?.length) input.env = pairs(values.env, '--env');
+    const envFrom = list(values['env-from']);
+    if (envFrom.length) input.envFrom = envFrom;
+    const secretFiles = list(values['secret-file']);
+    if (secretFiles.length) input.secretFiles = secretFiles;
+    const cpu = int(values.cpu, '--cpu');
+    if (cpu !== undefined) input.cpu = cpu;
+    const memory = int(values.memory, '--memory');
+    if (memory !== undefined) input.memory = memory;
+    if (values.branch) input.branch = values.branch;
+    if (values.dockerfile) input.dockerfile = values.dockerfile;
+    if (values.context) input.context = values.context;
+    if (values['repo-token']) input.repoToken = values['repo-token'];
+    const timeout = int(values.timeout, '--timeout');
+
+    const c = this.client(values.url);
+    const h = await c.deploy(input);
+    const json = !!values.json;
+    const summary = { appId: h.appId, deploymentId: h.deploymentId, domain: h.domain, url: h.url, status: h.status, ...(h.webhook ? { webhook: h.webhook } : {}) };
+    if (!values.wait) {
+      this.print(json, summary, () => deployText(input.name, summary));
+      return 0;
+    }
+    if (!json) this.io.out(deployText(input.name, summary) + '\n');
+    // Progress goes to stdout for people, to stderr with --json so stdout stays one JSON document.
+    const progress = (s: string) => (json ? this.io.err(s + '\n') : this.io.out(s + '\n'));
+    const deployment = await h.wait({
+      signal: this.io.signal,
+      ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
+      onLog: (l) => progress(`  ${l.stream === 'system' ? '' : `[${l.stream}] `}${l.text}`),
+    });
+    this.print(json, { ...summary, status: deployment.status, deployment }, () => `Deployment ${deployment.id} succeeded: ${h.url}`);
+    return 0;
+  }
+
+  async apps(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    const { values, positionals } = parse(rest, {});
+    const json = !!values.json;
+    const c = this.client(values.url);
+    if (sub === 'ls' || sub === 'list') {
+      if (positionals.length) throw new UsageError('apps ls takes no arguments');
+      const apps = await c.apps.list();
+      this.print(json, { apps }, () => (apps.length ? table(['NAME', 'ID', 'STATUS', 'KIND', 'URL'], apps.map((a) => [a.name, a.id, a.status, a.kind, a.url])) : 'No apps yet'));
+      return 0;
+    }
+    if (!sub || !['get', 'restart', 'stop', 'rm', 'delete'].includes(sub)) throw new UsageError('usage: cynchro apps ls|get|restart|stop|rm <app>');
+    if (positionals.length !== 1) throw new UsageError(`apps ${sub} takes one app name or id`);
+    const app = await c.apps.find(positionals[0]!);
+    if (sub === 'get') {
+      const d = await c.apps.get(app.id);
+      this.print(json, d, () => formatAppDetail(d));
+    } else if (sub === 'restart') {
+      const a = await c.apps.restart(app.id);
+      this.print(json, { app: a }, () => `Restarted ${a.name}: ${a.status}`);
+    } else if (sub === 'stop') {
+      const a = await c.apps.stop(app.id);
+      this.print(json, { app: a }, () => `Stopped ${a.name}: ${a.status}`);
+    } else {
+      const r = await c.apps.delete(app.id);
+      this.print(json, r, () => `Deleted ${app.name} (${app.id})`);
+    }
+    return 0;
+  }
+
+  async logs(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' } });
+    if (positionals.length !== 1) throw new UsageError('usage: cynchro logs <app> [-f] [--tail N]');
+    const tail = int(values.tail, '--tail');
+    const c = this.client(values.url);
+    const app = await c.apps.find(positionals[0]!);
+    const json = !!values.json;
+    const line = (l: { service: string; stream: string; timestamp: string; text: string }) =>
+      this.io.out(json ? JSON.stringify(l) + '\n' : `${app.services.length > 1 ? `[${l.service}] ` : ''}${l.text}\n`);
+    if (!values.follow) {
+      const r = await c.apps.logs(app.id, tail !== undefined ? { tail } : {});
+      for (const l of r.lines) line(l);
+      return 0;
+    }
+    for await (const l of c.apps.logs.stream(app.id, { tail: tail ?? 20, signal: this.io.signal })) line(l);
+    return 0;
+  }
+
+  async secrets(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    const { values, positionals } = parse(rest, { app: { type: 'string' } });
+    const json = !!values.json;
+    const c = this.client(values.url);
+    const scope = async () => (values.app ? { appId: (await c.apps.find(values.app)).id } : {});
+    if (sub === 'ls' || sub === 'list') {
+      const secrets = await c.secrets.list();
+      this.print(json, { secrets }, () => formatSecrets(secrets));
+      return 0;
+    }
+    if (sub === 'set') {
+      const [name, ...kv] = positionals;
+      if (!name || !kv.length) throw new UsageError('usage: cynchro secrets set <name> KEY=VALUE... [--app APP]');
+      const s = await c.secrets.set(name, pairs(kv, 'secret data'), await scope());
+      this.print(json, s, () => `Saved secret ${s.name} (${s.scope === 'app' ? `app ${s.appId}` : 'org-wide'}): ${s.keys.join(', ')}`);
+      return 0;
+    }
+    if (sub === 'get') {
+      const s = await c.secrets.get(need(positionals[0], 'secret name'), await scope());
+      this.print(json, s, () => formatSecrets([s]));
+      return 0;
+    }
+    if (sub === 'rm' || sub === 'delete') {
+      const name = need(positionals[0], 'secret name');
+      await c.secrets.delete(name, await scope());
+      this.print(json, { deleted: true, name }, () => `Deleted secret ${name}`);
+      return 0;
+    }
+    throw new UsageError('usage: cynchro secrets set|ls|get|rm …');
+  }
+
+  async admin(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    const { values, positionals } = parse(rest, { previous: { type: 'string' } });
+    const json = !!values.json;
+    const c = this.client(values.url);
+    if (sub === 'status') {
+      const s = await c.admin.status();
+      this.print(json, s, () => (s.sealed ? 'sealed' : 'unsealed'));
+    } else if (sub === 'unseal') {
+      const key = positionals[0] || this.io.env.CYNCHRO_MASTER_KEY || (await prompt('Master key (64 hex characters)', { secret: true }));
+      if (!key) throw new UsageError('usage: cynchro admin unseal <key> [--previous KEY]');
+      const r = await c.admin.unseal(key, values.previous ? { previous: values.previous } : {});
+      this.print(json, r, () => `${r.outcome.replace(/_/g, ' ')}: the vault is ${r.sealed ? 'sealed' : 'unsealed'}`);
+    } else if (sub === 'seal') {
+      const s = await c.admin.seal();
+      this.print(json, s, () => (s.sealed ? 'sealed' : 'unsealed'));
+    } else throw new UsageError('usage: cynchro admin status|unseal <key> [--previous KEY]|seal');
+    return 0;
+  }
+}
+
+function deployText(name: string, s: { appId: string; deploymentId: string; url: string; status: string; webhook?: { url: string; secret: string | null } }): string {
+  const lines = [`Deploying ${name} → ${s.url}`, `  app ${s.appId}, deployment ${s.deploymentId} (${s.status})`];
+  if (s.webhook) {
+    lines.push(`  GitHub webhook: ${s.webhook.url}`, `    content type application/json, events: push`);
+    lines.push(`    secret: ${s.webhook.secret ?? '(hidden while the vault is sealed)'}`);
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const cli = new Cli(io);
+  const [cmd, ...rest] = argv;
+  const json = argv.includes('--json');
+  try {
+    if (!cmd) {
+      io.err(HELP);
+      return 2;
+    }
+    if (cmd === 'help' || cmd === '--help' || cmd === '-h' || rest.includes('--help') || rest.includes('-h')) {
+      io.out(HELP);
+      return 0;
+    }
+    switch (cmd) {
+      case 'login': return await cli.login(rest, false);
+      case 'register': return await cli.login(rest, true);
+      case 'logout': return await cli.logout(rest);
+      case 'whoami': return await cli.whoami(rest);
+      case 'deploy': return await cli.deploy(rest);
+      case 'apps': return await cli.apps(rest);
+      case 'logs': return await cli.logs(rest);
+      case 'secrets': return await cli.secrets(rest);
+      case 'admin': return await cli.admin(rest);
+      default: throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`usage error: ${e.message}\nRun \`cynchro --help\` for usage.\n`);
+      return 2;
+    }
+    const err = CynchroError.from(e);
+    if (json) io.err(JSON.stringify({ error: err.code, message: err.message, status: err.status, ...(err.details !== undefined ? { details: err.details } : {}) }) + '\n');
+    else {
+      io.err(`error: ${err.code}: ${err.message}\n`);
+      for (const [field, msgs] of Object.entries(err.fieldErrors)) io.err(`  ${field}: ${msgs.join('; ')}\n`);
+    }
+    return 1;
+  }
+}
+
+/** The bin's entry: real stdio, and Ctrl-C ends a follow or a wait cleanly. */
+export async function main(argv: string[]): Promise<number> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await run(argv, {
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+      env: process.env,
+      signal: ac.signal,
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
