@@ -15,7 +15,6 @@ const { call, register, operator, unseal } = client(() => h);
 let alice: TestUser;
 let bob: TestUser;
 let webImage: string;
-let slowImage: string;
 let deadImage: string;
 const imageLabels = runLabels();
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -24,8 +23,6 @@ const name = (p: string) => `${p}-${suffix}`;
 // Serves $VERSION and selected env at /, a /healthz, and logs each start line to stdout.
 const WEB = `RUN ["/bin/mkdir","-p","/www"]
 CMD ["sh","-c","echo \\"version=$VERSION greeting=$GREETING\\" > /www/index.html; echo ok > /www/healthz; echo \\"started $VERSION\\"; exec httpd -f -vv -p 8080 -h /www"]`;
-const SLOW = `RUN ["/bin/mkdir","-p","/www"]
-CMD ["sh","-c","echo slow > /www/index.html; sleep 20; exec httpd -f -p 8080 -h /www"]`;
 const DEAD = `CMD ["sh","-c","echo never listening; sleep 600"]`;
 
 async function deploy(token: string, body: Record<string, unknown>) {
@@ -48,7 +45,7 @@ const viaIngress = (domain: string, path = '/') => get(h.config.ingressPort, dom
 
 beforeAll(async () => {
   docker = createDockerodeDriver();
-  [webImage, slowImage, deadImage] = await Promise.all([buildBusybox(docker, imageLabels, WEB), buildBusybox(docker, imageLabels, SLOW), buildBusybox(docker, imageLabels, DEAD)]);
+  [webImage, deadImage] = await Promise.all([buildBusybox(docker, imageLabels, WEB), buildBusybox(docker, imageLabels, DEAD)]);
   h = await startHarness({ ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test' }, { docker, worker: { timeouts: { healthMs: 4000 } } });
   alice = await register();
   bob = await register();
@@ -191,6 +188,67 @@ describe('a two-service app', () => {
   });
 });
 
+describe('more of the pipeline on the real engine', () => {
+  it('the live stream follows the app across a redeploy; the deployment log stream replays and ends with the status', async () => {
+    const app = name('stream');
+    const first = await deploy(alice.accessToken, { name: app, image: webImage, port: 8080, env: { VERSION: 's1' } });
+    await settle(first.appId, first.deploymentId, alice.accessToken);
+    const base = `ws://127.0.0.1:${await listenPort()}`;
+    const ws = new WebSocket(`${base}/apps/${first.appId}/logs/stream?token=${alice.accessToken}`);
+    const msgs: { type: string; text?: string; deploymentId?: string }[] = [];
+    ws.on('message', (m) => msgs.push(JSON.parse(String(m))));
+    await waitUntil(() => msgs.some((m) => m.type === 'ready'));
+    const second = await deploy(alice.accessToken, { name: app, image: webImage, port: 8080, env: { VERSION: 's2' } });
+    // The deployment's own log, followed live to its end.
+    const dlog = new WebSocket(`${base}/apps/${first.appId}/deployments/${second.deploymentId}/logs/stream?token=${alice.accessToken}`);
+    const dmsgs: { type: string; text?: string; deployment?: { status: string } }[] = [];
+    dlog.on('message', (m) => dmsgs.push(JSON.parse(String(m))));
+    const dclose = closeOf(dlog);
+    await settle(second.appId, second.deploymentId, alice.accessToken);
+    await waitUntil(() => msgs.some((m) => m.type === 'log' && m.text!.includes('started s2')));
+    expect(msgs.some((m) => m.type === 'switched' && m.deploymentId === second.deploymentId)).toBe(true);
+    await viaIngress(second.domain, '/after-switch');
+    await waitUntil(() => msgs.some((m) => m.type === 'log' && m.text!.includes('/after-switch')));
+    ws.close();
+    expect((await dclose).code).toBe(1000);
+    expect(dmsgs.some((m) => m.type === 'log' && m.text!.includes('traffic switched'))).toBe(true);
+    expect(dmsgs.at(-1)).toMatchObject({ type: 'status', deployment: { status: 'succeeded' } });
+    await call('DELETE', `/apps/${first.appId}`, { token: alice.accessToken });
+  });
+
+  it('named volumes persist across deploys and go with the app', async () => {
+    const app = name('vol');
+    const body = (v: string) => ({
+      name: app,
+      services: [{ name: 'web', image: webImage, port: 8080, volumes: [{ name: 'data', path: '/data' }], command: ['sh', '-c', `echo ${v} >> /data/history; mkdir -p /www; cp /data/history /www/index.html; exec httpd -f -p 8080 -h /www`] }],
+    });
+    const a = await deploy(alice.accessToken, body('one'));
+    await settle(a.appId, a.deploymentId, alice.accessToken);
+    const b = await deploy(alice.accessToken, body('two'));
+    expect((await settle(b.appId, b.deploymentId, alice.accessToken)).deployment.status).toBe('succeeded');
+    expect((await viaIngress(b.domain)).body).toBe('one\ntwo\n');
+    expect((await docker.listVolumes({ [LABELS.app]: a.appId })).length).toBe(1);
+    await call('DELETE', `/apps/${a.appId}`, { token: alice.accessToken });
+    expect(await docker.listVolumes({ [LABELS.app]: a.appId })).toEqual([]);
+  });
+
+  it('cancels a running deployment: it ends canceled, its containers go, the old version keeps serving', async () => {
+    const app = name('cancel');
+    const ok = await deploy(alice.accessToken, { name: app, image: webImage, port: 8080, env: { VERSION: 'c1' } });
+    await settle(ok.appId, ok.deploymentId, alice.accessToken);
+    const slow = await deploy(alice.accessToken, { name: app, image: deadImage, port: 8080 });
+    for (let i = 0; i < 100 && !(await docker.listContainers({ [LABELS.deployment]: slow.deploymentId }, { all: true })).length; i++) await new Promise((r) => setTimeout(r, 50));
+    const c = await call('POST', `/apps/${ok.appId}/deployments/${slow.deploymentId}/cancel`, { token: alice.accessToken });
+    expect(c.status).toBe(200);
+    const { deployment, app: dto } = await settle(slow.appId, slow.deploymentId, alice.accessToken);
+    expect(deployment).toMatchObject({ status: 'canceled', error: 'canceled by request' });
+    expect(dto.currentDeploymentId).toBe(ok.deploymentId);
+    expect(await docker.listContainers({ [LABELS.deployment]: slow.deploymentId }, { all: true })).toEqual([]);
+    expect((await viaIngress(ok.domain)).body).toBe('version=c1 greeting=\n');
+    await call('DELETE', `/apps/${ok.appId}`, { token: alice.accessToken });
+  });
+});
+
 let listening: number | undefined;
 async function listenPort(): Promise<number> {
   if (!listening) {
@@ -214,4 +272,3 @@ async function waitUntil(fn: () => boolean, ms = 15_000): Promise<void> {
   }
 }
 
-export { slowImage };
