@@ -11,7 +11,7 @@ import { followContainerLogs } from './followContainerLogs.js';
 import { LogDecoder } from './LogDecoder.js';
 import { SecretKeeper } from './SecretKeeper.js';
 import { deliverSecretFiles, secretsMount, validateSecretKeys } from './secretFiles.js';
-import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type Labels } from './types.js';
+import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver } from './types.js';
 import { splitImageRef, validateImageRef } from './validateImageRef.js';
 import { waitContainerHealthy } from './waitContainerHealthy.js';
 
@@ -147,7 +147,6 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       throw new DockerError('not_found', `secret files ${missing.join(', ')} of container ${id} are not held by this driver; pass them again`);
   }
 
-  const list = call;
 
   const driver: DockerDriver = {
     async ping() {
@@ -223,7 +222,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     buildFromDirectory: (o) => buildFromDirectory(docker, o),
 
     async listImages(labels) {
-      const images = await list('list images', (abortSignal) =>
+      const images = await call('list images', (abortSignal) =>
         docker.listImages({ filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.ListImagesOptions),
       );
       return images.map((i) => ({
@@ -246,7 +245,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     async pruneImages(labels, keep, protect = []) {
       const images = (await driver.listImages(labels)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
       const inUse = new Set(
-        (await list('list containers', (abortSignal) => docker.listContainers({ all: true, abortSignal } as Dockerode.ContainerListOptions))).map(
+        (await call('list containers', (abortSignal) => docker.listContainers({ all: true, abortSignal } as Dockerode.ContainerListOptions))).map(
           (c) => c.ImageID,
         ),
       );
@@ -268,7 +267,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
 
     async ensureNetwork(name, labels) {
       const find = async () => {
-        const nets = await list('list networks', (abortSignal) =>
+        const nets = await call('list networks', (abortSignal) =>
           docker.listNetworks({ filters: { name: [name] }, abortSignal } as Dockerode.NetworkListOptions),
         );
         // The name filter matches substrings.
@@ -370,21 +369,21 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     followLogs: (id, o = {}) => followContainerLogs(docker, id, o, callTimeoutMs),
 
     async listContainers(labels, o = {}) {
-      const list_ = await list('list containers', (abortSignal) =>
+      const found = await call('list containers', (abortSignal) =>
         docker.listContainers({ all: o.all ?? false, filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.ContainerListOptions),
       );
-      return list_.map(fromListEntry);
+      return found.map(fromListEntry);
     },
 
     async listNetworks(labels) {
-      const nets = await list('list networks', (abortSignal) =>
+      const nets = await call('list networks', (abortSignal) =>
         docker.listNetworks({ filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.NetworkListOptions),
       );
       return nets.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
     },
 
     async listVolumes(labels) {
-      const res = await list('list volumes', (abortSignal) =>
+      const res = await call('list volumes', (abortSignal) =>
         docker.listVolumes({ filters: { label: labelFilter(labels) }, abortSignal } as object),
       );
       return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
