@@ -419,7 +419,26 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
               },
             ),
           );
-      if (o.images ?? true) for (const i of await driver.listImages(labels)) await attempt(driver.removeImage(i.id));
+      if (o.images ?? true) {
+        // A child image (FROM a labelled base) blocks its parent's removal: newest first, then retry the
+        // refusals for as long as each pass removes something.
+        let pending = (await driver.listImages(labels)).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((i) => i.id);
+        for (;;) {
+          const refused: string[] = [];
+          for (const id of pending) {
+            await driver.removeImage(id).catch((err: unknown) => {
+              if (err instanceof DockerError && engineStatus(err.cause) === 409) refused.push(id);
+              else failures.push((err as Error).message);
+            });
+          }
+          if (refused.length === 0) break;
+          if (refused.length === pending.length) {
+            failures.push(`images still in use: ${refused.join(', ')}`);
+            break;
+          }
+          pending = refused;
+        }
+      }
       if (failures.length) throw new DockerError('engine', `cleanup left things behind: ${failures.join('; ')}`);
     },
 
