@@ -16,7 +16,7 @@ import { toDeploymentDto } from './apps.service.js';
 
 const HEARTBEAT_MS = 15_000;
 /** Above this many unsent bytes a client is slow: lines are dropped (and counted), never buffered without bound. */
-const MAX_BUFFERED = 1 << 20;
+export const MAX_BUFFERED = 1 << 20;
 
 export const CLOSE_CODES: Record<string, number> = {
   missing_bearer_token: 4401,
@@ -40,7 +40,7 @@ function closeWith(socket: WebSocket, err: unknown): void {
 }
 
 /** Sends JSON, dropping (and counting) what a slow client cannot take. */
-class Sender {
+export class Sender {
   dropped = 0;
   constructor(private readonly socket: WebSocket) {}
   send(msg: object): void {
@@ -58,7 +58,7 @@ class Sender {
   }
 }
 
-function heartbeat(socket: WebSocket, sender: Sender, clock: Deps['clock']): () => void {
+export function heartbeat(socket: WebSocket, sender: Sender, clock: Deps['clock'], intervalMs = HEARTBEAT_MS): () => void {
   let alive = true;
   socket.on('pong', () => (alive = true));
   const t = setInterval(() => {
@@ -67,7 +67,7 @@ function heartbeat(socket: WebSocket, sender: Sender, clock: Deps['clock']): () 
     socket.ping();
     // Browsers cannot see pings: a JSON heartbeat keeps idle proxies and clients informed too.
     sender.send({ type: 'heartbeat', at: clock.now().toISOString() });
-  }, HEARTBEAT_MS);
+  }, intervalMs);
   t.unref();
   return () => clearInterval(t);
 }
