@@ -1,7 +1,7 @@
 // The example against a server started for it: a local smart-HTTP git server stands in for GitHub (allowed by
 // GIT_ALLOW_HOSTS), the repo's Dockerfile builds on a busybox image, and the build runs on the real engine.
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
 import { buildBusybox, runLabels, startGitHttpServer, type GitHttpServer } from '@cynchro/docker-driver/testing';
@@ -72,6 +72,37 @@ it('deploys a repo app, prints its webhook, builds it and serves it', async () =
     // GET /apps/:id shows the same webhook block.
     const c = createClient({ url: server.url, credentials: operator });
     expect((await c.apps.get(out.appId)).webhook).toEqual(out.webhook);
+
+    // Rotation: a new secret; the old one no longer verifies.
+    const rotated = await c.apps.rotateWebhook(out.appId);
+    expect(rotated).toMatchObject({ url: out.webhook.url, contentType: 'application/json', events: ['push'] });
+    expect(rotated.secret).not.toBe(out.webhook.secret);
+    expect((await c.apps.get(out.appId)).webhook).toEqual(rotated);
+
+    // Push-to-deploy, with this test standing in for GitHub: a new commit, then a signed push delivery.
+    const next = git.commit('site', { 'index.html': 'pushed to main\n' });
+    const payload = JSON.stringify({ ref: 'refs/heads/main', after: next, repository: { clone_url: `${git.baseUrl}/site.git` } });
+    const deliver = (secret: string) =>
+      fetch(out.webhook.url.replace('https://api.example.test', server.url), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`,
+        },
+        body: payload,
+      });
+    const stale = await deliver(out.webhook.secret!);
+    expect(stale.status).toBe(401);
+    expect(await stale.json()).toMatchObject({ error: 'invalid_signature' });
+    const push = await deliver(rotated.secret!);
+    expect(push.status).toBe(200);
+    const delivery = (await push.json()) as { queued: boolean; deploymentId: string; commitSha: string };
+    expect(delivery).toMatchObject({ queued: true, commitSha: next });
+    const redeployed = await c.apps.deployments.wait(out.appId, delivery.deploymentId, { timeoutMs: 120_000 });
+    expect(redeployed).toMatchObject({ status: 'succeeded', commitSha: next });
+    await expect.poll(async () => (await viaIngress(server.env.INGRESS_PORT!, domain)).body, { timeout: 10_000 }).toBe('pushed to main\n');
   } finally {
     await createClient({ url: server.url, credentials: operator }).apps.delete(out.appId);
   }

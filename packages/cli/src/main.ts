@@ -27,6 +27,7 @@ Commands:
          [--secret-file SECRET]... [--cpu N] [--memory MB] [--branch B] [--dockerfile F] [--context DIR]
          [--repo-token T] [--wait] [--timeout SECONDS]
   apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
+  apps rotate-webhook <app>                      new GitHub webhook secret (repo apps)
   logs <app> [-f|--follow] [--tail N]
   secrets set <name> K=V... [--app APP] | secrets ls | secrets get <name> [--app APP] | secrets rm <name> [--app APP]
   admin status | admin unseal <key> [--previous KEY] | admin seal
@@ -211,7 +212,7 @@ class Cli {
       this.print(json, { apps }, () => (apps.length ? table(['NAME', 'ID', 'STATUS', 'KIND', 'URL'], apps.map((a) => [a.name, a.id, a.status, a.kind, a.url])) : 'No apps yet'));
       return 0;
     }
-    if (!sub || !['get', 'restart', 'stop', 'rm', 'delete'].includes(sub)) throw new UsageError('usage: cynchro apps ls|get|restart|stop|rm <app>');
+    if (!sub || !['get', 'restart', 'stop', 'rm', 'delete', 'rotate-webhook'].includes(sub)) throw new UsageError('usage: cynchro apps ls|get|restart|stop|rm|rotate-webhook <app>');
     if (positionals.length !== 1) throw new UsageError(`apps ${sub} takes one app name or id`);
     const app = await c.apps.find(positionals[0]!);
     if (sub === 'get') {
@@ -223,6 +224,9 @@ class Cli {
     } else if (sub === 'stop') {
       const a = await c.apps.stop(app.id);
       this.print(json, { app: a }, () => `Stopped ${a.name}: ${a.status}`);
+    } else if (sub === 'rotate-webhook') {
+      const w = await c.apps.rotateWebhook(app.id);
+      this.print(json, { webhook: w }, () => `New webhook secret for ${app.name}: ${w.secret ?? '(hidden while the vault is sealed)'}\n  url: ${w.url}`);
     } else {
       const r = await c.apps.delete(app.id);
       this.print(json, r, () => `Deleted ${app.name} (${app.id})`);

@@ -160,6 +160,10 @@ describe('deploy, apps, logs (real engine)', () => {
     expect(get.stdout).toContain('succeeded');
     const detail = json<{ app: { id: string } }>(await cynchro(['apps', 'get', name, '--json']));
     expect((await cynchro(['apps', 'get', detail.app.id])).code).toBe(0);
+    // Image apps have no webhook to rotate.
+    const rot = await cynchro(['apps', 'rotate-webhook', name]);
+    expect(rot.code).toBe(1);
+    expect(rot.stderr).toContain('error: conflict');
   });
 
   it('logs --tail, and logs -f prints live lines until interrupted, then exits 0', async () => {

@@ -2,7 +2,7 @@ import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '@cynchro/server';
 import superjson from 'superjson';
 import { CynchroError } from './cynchro-error.js';
-import { createDeploymentHandle, type DeploymentHandle } from './deployment-handle.js';
+import { createDeploymentHandle, type DeploymentHandle, type WaitOptions } from './deployment-handle.js';
 import { refreshLink } from './refresh-link.js';
 import { Session, type Credentials } from './session.js';
 import { streamAppLogs, streamDeploymentLogs, type AppLogStreamOptions, type StreamContext, type StreamOptions } from './streams.js';
@@ -21,6 +21,7 @@ import type {
   Secret,
   SecretData,
   UnsealResult,
+  Webhook,
 } from './types.js';
 import type { WebSocketConstructor } from './ws.js';
 
@@ -166,10 +167,18 @@ export class CynchroClient {
         },
         { stream: (appId: string, deploymentId: string, opts?: StreamOptions) => streamDeploymentLogs(this.#stream, appId, deploymentId, opts) },
       ) as DeploymentLogsArea,
+      /** Follows any deployment (one a webhook queued, say) to its end, like a deploy handle's wait(). */
+      wait: (appId: string, deploymentId: string, opts?: WaitOptions): Promise<Deployment> =>
+        createDeploymentHandle(
+          { appId, deploymentId, domain: '', url: '', status: 'queued' },
+          { stream: this.#stream, deploymentLogs: (a, d) => this.apps.deployments.logs(a, d) },
+        ).wait(opts),
       /** Cancels a queued or running deployment; answers the deployment as it now is. */
       cancel: (appId: string, deploymentId: string): Promise<Deployment> =>
         call(() => this.trpc.apps.cancelDeployment.mutate({ id: appId, deploymentId })),
     },
+    /** Repo apps: replaces the webhook secret (the old one stops working at once); answers the new webhook block. */
+    rotateWebhook: (appId: string): Promise<Webhook> => call(() => this.trpc.apps.rotateWebhook.mutate({ id: appId })),
   };
 
   readonly secrets = {

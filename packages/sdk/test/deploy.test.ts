@@ -178,8 +178,10 @@ describe('failures', () => {
     expect(Object.keys(v.fieldErrors).sort()).toEqual(['name', 'port']);
     await expect(c.deploy({ name: uniq('s'), image, envFrom: ['nope'] })).rejects.toMatchObject({ code: 'unknown_secret', status: 404 });
     await expect(c.apps.restart('app_doesnotexist')).rejects.toMatchObject({ code: 'app_not_found', status: 404 });
+    await expect(c.apps.rotateWebhook('app_doesnotexist')).rejects.toMatchObject({ code: 'app_not_found', status: 404 });
+    await expect(c.apps.rotateWebhook(created.at(-1)!)).rejects.toMatchObject({ code: 'conflict', status: 409 }); // an image app
     await expect(c.apps.logs('app_doesnotexist')).rejects.toMatchObject({ code: 'app_not_found' });
-    await expect(c.apps.deployments.logs(created[0]!, 'dep_nope')).rejects.toMatchObject({ code: expect.stringMatching(/_not_found$/) });
+    await expect(c.apps.deployments.logs(created.at(-1)!, 'dep_nope')).rejects.toMatchObject({ code: 'deployment_not_found', status: 404 });
     const anon = createClient({ url: server.url });
     await expect(anon.apps.list()).rejects.toMatchObject({ code: 'missing_bearer_token', status: 401 });
     await expect(anon.apps.logs.stream('x').next()).rejects.toMatchObject({ code: 'missing_bearer_token' });
