@@ -71,6 +71,9 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     const hostConfig: Dockerode.HostConfig = {
       RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
       SecurityOpt: ['no-new-privileges'],
+      // A tiny init as PID 1 forwards SIGTERM and reaps zombies: apps that ignore signals as PID 1 (busybox httpd,
+      // many shells) would otherwise hold every stop for the full grace period.
+      Init: true,
       PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
       Mounts: mounts,
       // Logs are read back through the engine; json-file with rotation keeps them bounded on disk.

@@ -20,9 +20,11 @@ export interface PipelineTimeouts {
   startMs: number;
   healthMs: number;
   switchMs: number;
+  /** After the switch, old containers get this long to finish requests already routed to them. */
+  drainMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: PipelineTimeouts = { buildMs: 20 * 60_000, pullMs: 5 * 60_000, startMs: 60_000, healthMs: 90_000, switchMs: 30_000 };
+export const DEFAULT_TIMEOUTS: PipelineTimeouts = { buildMs: 20 * 60_000, pullMs: 5 * 60_000, startMs: 60_000, healthMs: 90_000, switchMs: 30_000, drainMs: 2_000 };
 
 export interface PipelineContext {
   deps: Pick<Deps, 'docker' | 'ingress' | 'config' | 'clock' | 'events' | 'log'>;
@@ -70,30 +72,33 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
     const token = spec.repo.token ? ctx.vault.decrypt(repoTokenAad(app.org_id, app.id), spec.repo.token) : undefined;
     if (ctx.buildSlots?.busy) await ctx.log('system', `waiting for a build slot (${ctx.buildSlots.inUse} build(s) running)`);
     const release = ctx.buildSlots ? await ctx.buildSlots.acquire(ctx.signal) : () => {};
+    // Every service builds the same commit: the pushed one, else whatever the first clone found at the branch head.
+    let commit = deployment.commit_sha;
     try {
-    for (const svc of toBuild) {
-      await ctx.log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
-      const tag = builtImageTag(app.id, deployment.id, svc.name);
-      const built = await step(`build of ${svc.name}`, ctx.timeouts.buildMs, ctx.signal, (signal) =>
-        docker.buildFromGit({
-          repoUrl: spec.repo!.url,
-          branch: spec.repo!.branch,
-          ...(deployment.commit_sha ? { commit: deployment.commit_sha } : {}),
-          dockerfile: svc.build!.dockerfile,
-          context: svc.build!.context,
-          ...(token ? { token } : {}),
-          tag,
-          labels: { ...appLabels(app), [LABELS.deployment]: deployment.id, [LABELS.service]: svc.name },
-          allowHosts: deps.config.gitAllowHosts,
-          onLine: (l) => void ctx.log('build', l),
-          signal,
-          timeoutMs: ctx.timeouts.buildMs,
-        }),
-      );
-      images.set(svc.name, built.tag);
-      await ctx.repo.transition(deployment.id, 'building', { commit_sha: built.commitSha }, ['building']);
-      await ctx.log('system', `built ${built.tag} at commit ${built.commitSha}`);
-    }
+      for (const svc of toBuild) {
+        await ctx.log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
+        const tag = builtImageTag(app.id, deployment.id, svc.name);
+        const built = await step(`build of ${svc.name}`, ctx.timeouts.buildMs, ctx.signal, (signal) =>
+          docker.buildFromGit({
+            repoUrl: spec.repo!.url,
+            branch: spec.repo!.branch,
+            ...(commit ? { commit } : {}),
+            dockerfile: svc.build!.dockerfile,
+            context: svc.build!.context,
+            ...(token ? { token } : {}),
+            tag,
+            labels: { ...appLabels(app), [LABELS.deployment]: deployment.id, [LABELS.service]: svc.name },
+            allowHosts: deps.config.gitAllowHosts,
+            onLine: (l) => void ctx.log('build', l),
+            signal,
+            timeoutMs: ctx.timeouts.buildMs,
+          }),
+        );
+        images.set(svc.name, built.tag);
+        commit = built.commitSha;
+        await ctx.repo.transition(deployment.id, 'building', { commit_sha: built.commitSha }, ['building']);
+        await ctx.log('system', `built ${built.tag} at commit ${built.commitSha}`);
+      }
     } finally {
       release();
     }
@@ -167,9 +172,10 @@ export async function pruneBuiltImages(docker: DockerDriver, appId: string, depl
 }
 
 /** Removes every container of the app that is not this deployment's: the old version, once the new one serves. */
-export async function removeOtherDeployments(docker: DockerDriver, appId: string, keepDeploymentId: string): Promise<number> {
+export async function removeOtherDeployments(docker: DockerDriver, appId: string, keepDeploymentId: string, drainMs = 0): Promise<number> {
   const all = await docker.listContainers({ [LABELS.app]: appId }, { all: true });
   const old = all.filter((c) => c.labels[LABELS.deployment] !== keepDeploymentId);
+  if (old.length && drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
   for (const c of old) {
     await docker.stopContainer(c.id, 10).catch(() => {});
     await docker.removeContainer(c.id);

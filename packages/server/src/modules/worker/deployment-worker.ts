@@ -151,7 +151,7 @@ export class DeploymentWorker implements DeploymentQueue {
       // The new version serves: make it the app's current one first, so a crash from here on keeps it.
       await this.repo.setCurrent(app.id, deployment.id, this.deps.clock.now().toISOString());
       this.deps.events.emit('app-switched', { appId: app.id, deploymentId: deployment.id });
-      const removed = await removeOtherDeployments(this.deps.docker, app.id, deployment.id).catch((e) => {
+      const removed = await removeOtherDeployments(this.deps.docker, app.id, deployment.id, this.timeouts.drainMs).catch((e) => {
         void log('system', `could not remove old containers yet: ${reasonOf(e)} (reconciliation will)`);
         return 0;
       });
