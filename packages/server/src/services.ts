@@ -6,6 +6,7 @@ import { DeployService } from './modules/deploy/deploy.service.js';
 import { AppsRepo } from './modules/apps/apps.repo.js';
 import { SecretsService } from './modules/secrets/secrets.service.js';
 import { VaultService } from './modules/vault/vault.service.js';
+import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 
 export interface Services {
   auth: AuthService;
@@ -13,6 +14,7 @@ export interface Services {
   secrets: SecretsService;
   deploy: DeployService;
   apps: AppsService;
+  webhooks: WebhooksService;
 }
 
 export function createServices(deps: Deps): Services {
@@ -25,6 +27,7 @@ export function createServices(deps: Deps): Services {
     secrets,
     deploy,
     apps: new AppsService(deps, vault, secrets, deploy),
+    webhooks: new WebhooksService(deps, vault, deploy),
   };
 }
 

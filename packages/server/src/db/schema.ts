@@ -1,6 +1,7 @@
 // Table types for Kysely. These describe storage only: API contracts live in each module's *.schema.ts.
 import type { Generated } from 'kysely';
 import type { AppsTable, DeploymentLogsTable, DeploymentsTable, DomainsTable } from '../modules/apps/apps.tables.js';
+import type { WebhookDeliveriesTable } from '../modules/webhooks/webhooks.tables.js';
 
 export interface UsersTable {
   id: string;
@@ -88,4 +89,5 @@ export interface Database {
   domains: DomainsTable;
   deployments: DeploymentsTable;
   deployment_logs: DeploymentLogsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

@@ -8,6 +8,7 @@ import { toAppError } from '../errors/to-app-error.js';
 import type { Deps } from '../deps.js';
 import type { Services } from '../services.js';
 import { logStreamOpenApi, logStreamRoutes } from '../modules/apps/log-stream.routes.js';
+import { webhookRoutes, webhooksOpenApi } from '../modules/webhooks/webhooks.routes.js';
 import { appRouter, type AppRouter } from '../trpc/app-router.js';
 import { bearerFrom, type Context } from '../trpc/context.js';
 import { buildOpenApiDocument, type ExtraPaths } from './openapi-document.js';
@@ -87,7 +88,7 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
-  const openApiDoc = buildOpenApiDocument(appRouter, { baseUrl: deps.config.publicApiUrl, version: API_VERSION, extraPaths: { ...logStreamOpenApi, ...opts.extraPaths } });
+  const openApiDoc = buildOpenApiDocument(appRouter, { baseUrl: deps.config.publicApiUrl, version: API_VERSION, extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...opts.extraPaths } });
   app.get('/openapi.json', async () => openApiDoc);
   await app.register(async (docs) => {
     const { default: scalar } = await import('@scalar/fastify-api-reference');
@@ -95,6 +96,7 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
   });
 
   await app.register(logStreamRoutes(deps, services));
+  await app.register(webhookRoutes(services));
   for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
 
   // REST, in its own scope so the error-body rewrite touches only these routes (/trpc keeps tRPC's shape).

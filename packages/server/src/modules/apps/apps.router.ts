@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure, router } from '../../trpc/trpc.js';
+import { Webhook } from '../deploy/deploy.schema.js';
 import { AppActionResult, AppDetail, AppIdInput, AppList, Deleted, Deployment, DeploymentIdInput, DeploymentLogs, Logs, LogsInput } from './apps.schema.js';
 
 const tags = ['Apps'];
@@ -41,6 +42,12 @@ export const appsRouter = router({
     .input(LogsInput)
     .output(Logs)
     .query(({ ctx, input }) => ctx.services.apps.logs(ctx.auth, input.id, input.tail)),
+
+  rotateWebhook: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/webhook/rotate', tags, summary: 'Replace the webhook secret; the old one stops working at once' }, errors: [...auth, 'validation', 'app_not_found', 'conflict', 'sealed'] })
+    .input(AppIdInput)
+    .output(Webhook)
+    .mutation(({ ctx, input }) => ctx.services.apps.rotateWebhook(ctx.auth, input.id)),
 
   deploymentLogs: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/apps/{id}/deployments/{deploymentId}/logs', tags, summary: "A deployment's own log: build output, each step, the error" }, errors: [...auth, 'validation', 'app_not_found', 'deployment_not_found'] })

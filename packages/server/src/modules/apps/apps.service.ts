@@ -1,6 +1,7 @@
 import { LABELS, type ContainerInfo } from '@cynchro/docker-driver';
 import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
+import { audit } from '../../lib/audit.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import { webhookSecretAad } from '../deploy/deploy.service.js';
 import type { DeployService } from '../deploy/deploy.service.js';
@@ -44,6 +45,18 @@ export class AppsService {
     }
     const deployments = (await this.repo.recentDeployments(app.id, 20)).map(toDeploymentDto);
     return { app: this.toDto(app), webhook, deployments };
+  }
+
+  /** A new webhook secret for a repo app (the old one stops verifying at once); answers the new webhook block. */
+  async rotateWebhook(auth: AuthContext, appId: string) {
+    const app = await this.require(auth, appId);
+    const spec = JSON.parse(app.spec) as AppSpec;
+    if (!app.webhook_secret && !spec.repo) throw new AppError('conflict', 'Only apps built from a repo have a webhook');
+    const secret = await this.deploy.rotateWebhookSecret(app);
+    await audit(this.deps.db, this.deps.clock.now(), { userId: auth.userId, orgId: auth.orgId, action: 'app.webhook.rotate', outcome: 'ok', detail: app.id }).catch((err) =>
+      this.deps.log.error({ err, appId: app.id }, 'audit write failed'),
+    );
+    return this.deploy.webhookView(app.id, secret);
   }
 
   /** Recreates the current deployment's containers (new containers, same spec) and points the ingress at them. */

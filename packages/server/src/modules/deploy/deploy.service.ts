@@ -3,8 +3,8 @@ import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
 import { newId } from '../../lib/ids.js';
 import { domainsFor, primaryDomain, specFromInput, totals, type AppSpec } from '../apps/app-spec.js';
-import { AppsRepo } from '../apps/apps.repo.js';
-import type { AppsTable } from '../apps/apps.tables.js';
+import { AppsRepo, type QueueGuard, type QueuedDeployment } from '../apps/apps.repo.js';
+import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { VaultService } from '../vault/vault.service.js';
@@ -21,6 +21,15 @@ export function repoTokenAad(orgId: string, appId: string): string[] {
 }
 export function webhookSecretAad(orgId: string, appId: string): string[] {
   return ['webhook-secret', orgId, appId];
+}
+
+function newWebhookSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** A queued deployment of the app's stored spec, snapshotted: what the worker rolls out is fixed at queue time. */
+function deploymentRow(app: AppsTable, id: string, trigger: DeploymentsTable['trigger'], commitSha: string | null, now: string): DeploymentsTable {
+  return { id, app_id: app.id, org_id: app.org_id, status: 'queued', spec: app.spec, trigger, commit_sha: commitSha, error: null, cancel_requested: 0, created_at: now, started_at: null, finished_at: null };
 }
 
 export class DeployService {
@@ -64,7 +73,7 @@ export class DeployService {
     if (spec.kind === 'repo' || spec.repo) {
       if (webhookSecretCt) webhookSecret = this.vault.decrypt(webhookSecretAad(orgId, appId), webhookSecretCt);
       else {
-        webhookSecret = randomBytes(32).toString('hex');
+        webhookSecret = newWebhookSecret();
         webhookSecretCt = this.vault.encrypt(webhookSecretAad(orgId, appId), webhookSecret);
       }
     }
@@ -88,7 +97,7 @@ export class DeployService {
         app,
         isNew: !existing,
         domains,
-        deployment: { id: deploymentId, app_id: appId, org_id: orgId, status: 'queued', spec: app.spec, trigger: 'api', commit_sha: null, error: null, cancel_requested: 0, created_at: now, started_at: null, finished_at: null },
+        deployment: deploymentRow(app, deploymentId, 'api', null, now),
       });
     } catch (e) {
       const msg = String(e);
@@ -101,6 +110,30 @@ export class DeployService {
     const result: DeployResult = { appId, deploymentId, domain, status: 'queued', url: this.deps.ingress.urlFor(domain) };
     if (webhookSecret) result.webhook = this.webhookView(appId, webhookSecret);
     return result;
+  }
+
+  /**
+   * Queues a deployment of the app's current stored spec (env, secrets, repo and token exactly as /deploy last
+   * stored them), cancelling a still-queued older one, then kicks the worker; for webhooks and other triggers that
+   * redeploy without new input. `guard` may reuse an existing deployment instead (see AppsRepo.queueForApp).
+   */
+  async queueDeployment(
+    app: Pick<AppsTable, 'id'>,
+    opts: { trigger: DeploymentsTable['trigger']; commitSha?: string | null; guard?: QueueGuard },
+  ): Promise<QueuedDeployment> {
+    const now = this.deps.clock.now().toISOString();
+    const r = await this.repo.queueForApp(app.id, (current) => deploymentRow(current, newId('dep'), opts.trigger, opts.commitSha ?? null, now), opts.guard);
+    if (!r) throw new AppError('app_not_found', 'No such app');
+    if (r.outcome === 'queued') this.deps.queue.kick();
+    return r;
+  }
+
+  /** Generates a new webhook secret (stored encrypted): the old one stops verifying at once. */
+  async rotateWebhookSecret(app: Pick<AppsTable, 'id' | 'org_id'>): Promise<string> {
+    this.vault.assertUnsealed();
+    const secret = newWebhookSecret();
+    await this.repo.setWebhookSecret(app.id, this.vault.encrypt(webhookSecretAad(app.org_id, app.id), secret), this.deps.clock.now().toISOString());
+    return secret;
   }
 
   webhookView(appId: string, secret: string | null) {

@@ -1,0 +1,200 @@
+// Repo builds and GitHub push-to-deploy on the real engine: a private repo on a local smart-HTTP git server, built
+// with its token and served through the embedded ingress; a bad token failing clearly without the token anywhere;
+// the shared/fixtures deliveries (rewritten to the repo's branch and commits, then signed) driving rebuilds.
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDockerodeDriver, LABELS, type DockerDriver } from '@cynchro/docker-driver';
+import { buildBusybox, runLabels, startGitHttpServer, type GitHttpServer } from '@cynchro/docker-driver/testing';
+import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
+import { deliver, rewritten, sha, type Delivery } from './github-webhooks.js';
+import { startHarness, type Harness } from './harness.js';
+import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+
+const TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
+const BAD_TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
+const BRANCH = 'main';
+const REF = `refs/heads/${BRANCH}`;
+
+let h: Harness;
+let docker: DockerDriver;
+let git: GitHttpServer;
+let alice: TestUser;
+let base: string;
+const serverLog: string[] = [];
+const imageLabels = runLabels();
+const suffix = randomBytes(3).toString('hex');
+const { call, register, operator, unseal } = client(() => h);
+
+/** GET through the embedded ingress with an explicit Host (*.apps.test does not resolve). */
+function viaIngress(domain: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: h.config.ingressPort, path, headers: { host: domain }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function settle(appId: string, deploymentId: string) {
+  for (let i = 0; i < 1200; i++) {
+    const r = await call('GET', `/apps/${appId}`, { token: alice.accessToken });
+    const d = r.body.deployments?.find((x: { id: string }) => x.id === deploymentId);
+    if (d && ['succeeded', 'failed', 'canceled'].includes(d.status)) return { app: r.body.app, deployment: d, raw: r.raw };
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`deployment ${deploymentId} did not settle`);
+}
+
+const deploymentCount = async (appId: string) => (await h.deps.db.selectFrom('deployments').select('id').where('app_id', '=', appId).execute()).length;
+
+function site(version: string): Record<string, string> {
+  return {
+    // httpd as PID 1 ignores SIGTERM: stop it at once instead of after the 10 s stop timeout.
+    Dockerfile: `FROM ${base}\nCOPY www /www\nSTOPSIGNAL SIGKILL\nCMD ["httpd","-f","-p","8080","-h","/www"]\n`,
+    'www/index.html': `${version}\n`,
+  };
+}
+
+beforeAll(async () => {
+  docker = createDockerodeDriver();
+  git = await startGitHttpServer({ token: TOKEN });
+  base = await buildBusybox(docker, imageLabels);
+  const log = pino({ level: 'debug' }, { write: (line: string) => void serverLog.push(line) });
+  h = await startHarness({ ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test', GIT_ALLOW_HOSTS: git.host }, { docker, log, worker: { timeouts: { healthMs: 15_000 } } });
+  alice = await register();
+  await unseal(await operator(), newMasterKey());
+}, 180_000);
+
+afterAll(async () => {
+  if (alice) {
+    const apps = (await call('GET', '/apps', { token: alice.accessToken })).body?.apps ?? [];
+    for (const a of apps) await call('DELETE', `/apps/${a.id}`, { token: alice.accessToken });
+  }
+  await h?.close();
+  await git?.close();
+  if (alice) await docker.removeByLabels({ [LABELS.org]: alice.orgId });
+  await docker?.removeByLabels({ [LABELS.org]: imageLabels[LABELS.org] });
+  await docker?.close();
+}, 120_000);
+
+describe('a private repo app on the real engine', () => {
+  let appId: string;
+  let domain: string;
+  let secret: string;
+  let c1: string;
+  let c2: string;
+  const repoUrl = () => `${git.baseUrl}/site.git`;
+  const send = (d: Delivery) => deliver(h.app, appId, d);
+  const push = (before: string, after: string, fields: Record<string, unknown> = {}) => rewritten('github-push-new-branch', { ref: REF, before, after, ...fields });
+
+  it('builds with its token, records the commit, and is served at its domain', async () => {
+    c1 = git.createRepo('site', site('v1'), { branch: BRANCH, private: true });
+    const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: `site-${suffix}`, repo: repoUrl(), branch: BRANCH, repoToken: TOKEN, port: 8080 } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    ({ appId, domain } = r.body);
+    secret = r.body.webhook.secret;
+    const { deployment, app, raw } = await settle(appId, r.body.deploymentId);
+    expect(deployment, JSON.stringify(deployment)).toMatchObject({ status: 'succeeded', commitSha: c1, error: null });
+    expect(app).toMatchObject({ status: 'running', repo: { url: repoUrl(), branch: BRANCH, hasToken: true } });
+    expect(raw).not.toContain(TOKEN);
+    expect(await viaIngress(domain)).toEqual({ status: 200, body: 'v1\n' });
+    // The token really was what opened the private repo (as HTTP Basic auth, like a GitHub PAT).
+    expect(git.authHeaders.some((a) => Buffer.from(a.replace(/^Basic /, ''), 'base64').toString('utf8').endsWith(`:${TOKEN}`))).toBe(true);
+    const logs = await call('GET', `/apps/${appId}/deployments/${r.body.deploymentId}/logs`, { token: alice.accessToken });
+    expect(logs.raw).toContain(`at commit ${c1}`);
+    expect(logs.raw).not.toContain(TOKEN);
+  }, 180_000);
+
+  it('ping (the fixture) → 200, nothing queued', async () => {
+    const before = await deploymentCount(appId);
+    const r = await send({ event: 'ping', body: rewritten('github-ping'), secret });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, event: 'ping' });
+    expect(await deploymentCount(appId)).toBe(before);
+  });
+
+  it('a signed push of a new commit rebuilds that commit and the new content is served; a redelivery queues nothing', async () => {
+    c2 = git.commit('site', { 'www/index.html': 'v2\n' }, { branch: BRANCH });
+    const delivery = crypto.randomUUID();
+    const r = await send({ event: 'push', body: push(c1, c2), secret, delivery });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ queued: true, outcome: 'queued', commitSha: c2 });
+    expect(r.ms).toBeLessThan(1000);
+    const again = await send({ event: 'push', body: push(c1, c2), secret, delivery });
+    expect(again.body).toMatchObject({ outcome: 'duplicate', deploymentId: r.body.deploymentId });
+    const { deployment } = await settle(appId, r.body.deploymentId);
+    expect(deployment, JSON.stringify(deployment)).toMatchObject({ status: 'succeeded', trigger: 'webhook', commitSha: c2 });
+    expect(await viaIngress(domain)).toEqual({ status: 200, body: 'v2\n' });
+    const images = await docker.listImages({ [LABELS.app]: appId });
+    expect(images.length).toBeGreaterThanOrEqual(1);
+    expect(images.length).toBeLessThanOrEqual(KEEP_BUILDS);
+  }, 180_000);
+
+  it('pushes to another branch, the tag-deletion fixture and a deletion of the branch queue nothing', async () => {
+    const before = await deploymentCount(appId);
+    const other = git.commit('site', { 'www/index.html': 'feature\n' }, { branch: 'feature' });
+    const cases: Delivery[] = [
+      { event: 'push', body: push(c2, other, { ref: 'refs/heads/feature' }), secret },
+      { event: 'push', body: rewritten('github-push-tag-deleted', { before: c2 }), secret },
+      { event: 'push', body: push(c2, '0'.repeat(40), { deleted: true, created: false }), secret },
+    ];
+    for (const d of cases) {
+      const r = await send(d);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ queued: false });
+    }
+    expect(await deploymentCount(appId)).toBe(before);
+    expect(await viaIngress(domain)).toEqual({ status: 200, body: 'v2\n' });
+  });
+
+  it('bad and missing signatures answer 401 invalid_signature and do nothing', async () => {
+    const c3 = git.commit('site', { 'www/index.html': 'v3\n' }, { branch: BRANCH });
+    const before = await deploymentCount(appId);
+    const body = push(c2, c3);
+    for (const d of [
+      { event: 'push', body, secret: 'wrong-secret' },
+      { event: 'push', body, signature: null },
+      { event: 'push', body, signature: 'sha256=deadbeef' },
+    ] satisfies Delivery[]) {
+      const r = await send(d);
+      expect(r.status).toBe(401);
+      expect(r.body.error).toBe('invalid_signature');
+    }
+    expect(await deploymentCount(appId)).toBe(before);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await viaIngress(domain)).toEqual({ status: 200, body: 'v2\n' });
+  });
+
+  it('a bad token fails with a clear error; neither token appears in the error, the log, GET /apps or the server log', async () => {
+    const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: `badtoken-${suffix}`, repo: repoUrl(), branch: BRANCH, repoToken: BAD_TOKEN, port: 8080 } });
+    expect(r.status).toBe(202);
+    const { deployment, app, raw } = await settle(r.body.appId, r.body.deploymentId);
+    expect(deployment.status).toBe('failed');
+    expect(deployment.error).toMatch(/authentication failed/i);
+    expect(app.status).toBe('failed');
+    const logs = await call('GET', `/apps/${r.body.appId}/deployments/${r.body.deploymentId}/logs`, { token: alice.accessToken });
+    const list = await call('GET', '/apps', { token: alice.accessToken });
+    const everything = [deployment.error, raw, logs.raw, list.raw, serverLog.join('')].join('\n');
+    for (const t of [BAD_TOKEN, TOKEN]) {
+      expect(everything).not.toContain(t);
+      expect(everything).not.toContain(Buffer.from(`x-access-token:${t}`).toString('base64'));
+    }
+    expect(serverLog.length).toBeGreaterThan(0);
+    await call('DELETE', `/apps/${r.body.appId}`, { token: alice.accessToken });
+  }, 180_000);
+
+  it('DELETE /apps/:id removes its containers and built images', async () => {
+    const r = await call('DELETE', `/apps/${appId}`, { token: alice.accessToken });
+    expect(r.status).toBe(200);
+    expect(await docker.listContainers({ [LABELS.app]: appId }, { all: true })).toEqual([]);
+    expect(await docker.listImages({ [LABELS.app]: appId })).toEqual([]);
+    expect((await viaIngress(domain)).status).toBe(404);
+  }, 60_000);
+});
