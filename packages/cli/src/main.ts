@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createClient, CynchroError, type CynchroClient, type DeployInput } from '@cynchro/sdk';
 import { defaultCredentialsPath, FileTokenStore, readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
 import { formatAppDetail, formatSecrets, table } from './format.js';
-import { prompt } from './prompt.js';
+import { closePrompts, prompt } from './prompt.js';
 
 export class UsageError extends Error {}
 
@@ -368,6 +368,7 @@ export async function main(argv: string[]): Promise<number> {
       signal: ac.signal,
     });
   } finally {
+    closePrompts();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }

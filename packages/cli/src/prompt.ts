@@ -1,25 +1,47 @@
-// Asks on the terminal; a secret answer is not echoed. Without a TTY, reads one line from stdin.
-import { createInterface } from 'node:readline';
+// Asks on the terminal (stderr), one shared reader for every question so piped answers ("email\npassword\n")
+// are read line by line. A secret answer is not echoed on a TTY.
+import { createInterface, type Interface } from 'node:readline';
+
+let rl: Interface | undefined;
+const queue: string[] = [];
+const waiters: ((line: string) => void)[] = [];
+let ended = false;
+let muted = false;
+
+function reader(): Interface {
+  if (rl) return rl;
+  const r = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
+  (r as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+    if (!muted) process.stderr.write(s);
+  };
+  r.on('line', (line) => {
+    const w = waiters.shift();
+    if (w) w(line);
+    else queue.push(line);
+  });
+  r.on('close', () => {
+    ended = true;
+    for (const w of waiters.splice(0)) w('');
+  });
+  rl = r;
+  return r;
+}
 
 export async function prompt(question: string, opts: { secret?: boolean; default?: string } = {}): Promise<string> {
-  const input = process.stdin;
-  const output = process.stderr;
-  const label = `${question}${opts.default ? ` [${opts.default}]` : ''}: `;
-  const rl = createInterface({ input, output, terminal: input.isTTY === true });
-  if (opts.secret && input.isTTY) {
-    // Echo nothing while the answer is typed.
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
-      if (s.startsWith(label)) output.write(label);
-      else if (s.includes('\n') || s.includes('\r')) output.write('\n');
-    };
-  }
+  reader();
+  process.stderr.write(`${question}${opts.default ? ` [${opts.default}]` : ''}: `);
+  muted = !!opts.secret && process.stdin.isTTY === true;
   try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.question(label, resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return answer.trim() || opts.default || '';
+    const line = queue.length ? queue.shift()! : ended ? '' : await new Promise<string>((resolve) => waiters.push(resolve));
+    return line.trim() || opts.default || '';
   } finally {
-    rl.close();
+    if (muted) process.stderr.write('\n');
+    muted = false;
   }
+}
+
+/** Lets the process exit: call once no more questions will be asked. */
+export function closePrompts(): void {
+  rl?.close();
+  rl = undefined;
 }
