@@ -20,7 +20,7 @@ beforeAll(async () => {
       labels,
       [
         'RUN ["/bin/sh","-c","mkdir /www && echo hello from the example > /www/index.html"]',
-        'CMD ["/bin/sh","-c","echo example-started; (while true; do echo still here; sleep 1; done) & exec httpd -f -p 8080 -h /www"]',
+        `CMD ["/bin/sh","-c","trap 'exit 0' TERM; echo example-started; (while true; do echo still here; sleep 1; done) & httpd -f -p 8080 -h /www & wait"]`,
       ].join('\n'),
     ),
   ]);

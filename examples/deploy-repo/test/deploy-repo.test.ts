@@ -35,7 +35,7 @@ beforeAll(async () => {
     Dockerfile: [
       `FROM ${base}`,
       'COPY index.html /www/index.html',
-      'CMD ["/bin/sh","-c","echo site-started; exec httpd -f -p 8080 -h /www"]',
+      `CMD ["/bin/sh","-c","trap 'exit 0' TERM; echo site-started; httpd -f -p 8080 -h /www & wait"]`,
     ].join('\n'),
     'index.html': 'built from git\n',
   });

@@ -15,7 +15,7 @@ const uniq = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 
 const WEB = [
   'RUN ["/bin/sh","-c","mkdir /www && echo hello from the cli > /www/index.html"]',
-  'CMD ["/bin/sh","-c","echo app-started; (i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done) & exec httpd -f -p 8080 -h /www"]',
+  `CMD ["/bin/sh","-c","trap 'exit 0' TERM; echo app-started; (i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done) & httpd -f -p 8080 -h /www & wait"]`,
 ].join('\n');
 
 let server: LiveServer;

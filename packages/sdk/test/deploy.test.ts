@@ -1,5 +1,6 @@
 // deploy + wait, apps, logs (snapshot and live), deployments, against a live server and the real Docker engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient, CynchroError, type CynchroClient, type DeploymentLogLine, type LogStreamEvent, type WebSocketConstructor } from '../src/index.js';
 import { email, masterKey, testImages, uniq, viaIngress, WEB_DOCKERFILE, type TestImages } from './helpers.js';
@@ -65,14 +66,26 @@ describe('deploy and wait (real engine)', () => {
     expect(snap.lines).toHaveLength(2);
     expect(snap.lines[0]).toMatchObject({ service: 'app', stream: 'stdout' });
 
+    // Track the sockets the SDK opens, to see that `break` closes them.
+    const sockets: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    }
+    const tracked = createClient({ url: server.url, tokens: (await c.auth.tokens())!, WebSocket: Tracked as unknown as WebSocketConstructor });
     const events: LogStreamEvent[] = [];
     const got: string[] = [];
-    for await (const line of c.apps.logs.stream(appId, { tail: 1, onEvent: (e) => events.push(e) })) {
+    for await (const line of tracked.apps.logs.stream(appId, { tail: 1, onEvent: (e) => events.push(e) })) {
       got.push(line.text);
       if (got.length === 3) break;
     }
     expect(got.filter((t) => t.startsWith('tick ')).length).toBeGreaterThanOrEqual(2);
     expect(events[0]).toMatchObject({ type: 'ready', appId, deploymentId });
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.readyState).toBeGreaterThanOrEqual(WebSocket.CLOSING);
+    await expect.poll(() => sockets[0]!.readyState).toBe(WebSocket.CLOSED);
   }, 30_000);
 
   it('a stream stops at once on its AbortSignal', async () => {

@@ -8,10 +8,10 @@ export const uniq = (prefix: string) => `${prefix}-${randomBytes(4).toString('he
 export const email = (prefix = 'sdk') => `${uniq(prefix)}@example.com`;
 export const masterKey = () => randomBytes(32).toString('hex');
 
-/** A web app image: prints a greeting and a tick per second, serves /www on 8080 with busybox httpd. */
+/** A web app image: prints a greeting and a tick per second, serves /www on 8080 with busybox httpd; exits at once on SIGTERM. */
 export const WEB_DOCKERFILE = [
   'RUN ["/bin/sh","-c","mkdir /www && echo hello from cynchro > /www/index.html"]',
-  'CMD ["/bin/sh","-c","echo app-started; (i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done) & exec httpd -f -p 8080 -h /www"]',
+  `CMD ["/bin/sh","-c","trap 'exit 0' TERM; echo app-started; (i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done) & httpd -f -p 8080 -h /www & wait"]`,
 ].join('\n');
 
 export interface TestImages {
