@@ -1,0 +1,128 @@
+// Runs a private Caddy for one test file: its admin API on a free loopback port, its certificates and autosaved
+// config in a temp dir (XDG_DATA_HOME / XDG_CONFIG_HOME), so tests never touch a system Caddy or each other.
+// Caddy runs as root here, so a config with Caddy's internal CA must set install_trust=false: stop() fails when
+// Caddy reports having installed its root into the machine's trust store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface CaddyProcess {
+  adminUrl: string;
+  httpPort: number;
+  httpsPort: number;
+  dir: string;
+  /** stderr so far (Caddy logs there), for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    // All interfaces, as Caddy's ":port" listeners bind.
+    srv.listen(port, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port nothing listens on, for a process that binds it a moment later. Taken below the kernel's ephemeral range:
+ * a port the kernel hands out for listen(0) can meanwhile become the local port of one of the many client
+ * connections a test makes, and the later bind then fails with EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: keep the usual default.
+  }
+  const from = Math.max(10_000, low - 12_000);
+  for (let i = 0; i < 100; i++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (!handedOut.has(port) && (await canListen(port))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found');
+}
+const handedOut = new Set<number>();
+
+export function caddyBinary(): string {
+  return process.env.CADDY_BIN ?? '/usr/bin/caddy';
+}
+
+async function waitForAdmin(adminUrl: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const res = await fetch(`${adminUrl}/config/`);
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`caddy admin API did not come up at ${adminUrl}:\n${output()}`);
+}
+
+export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } = {}): Promise<CaddyProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-caddy-'));
+  const [adminPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const configFile = path.join(dir, 'caddy.json');
+  const config = {
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    logging: { logs: { default: { level: opts.logLevel ?? 'WARN' } } },
+  };
+  fs.writeFileSync(configFile, JSON.stringify(config));
+
+  let stderr = '';
+  let installedTrust = false;
+  const child = spawn(caddyBinary(), ['run', '--config', configFile], {
+    env: {
+      ...process.env,
+      HOME: dir,
+      XDG_DATA_HOME: path.join(dir, 'data'),
+      XDG_CONFIG_HOME: path.join(dir, 'config'),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    const tail = stderr.slice(-200) + chunk;
+    stderr = (stderr + chunk).slice(-20_000);
+    if (tail.includes('installing root certificate')) installedTrust = true;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A test process that crashes before afterAll would otherwise leave Caddy running, ports and all.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const output = () => stderr;
+
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    // Caddy runs as root here: an internal CA without install_trust=false lands in the machine's trust store.
+    if (installedTrust) {
+      throw new Error('caddy installed its root CA into the system trust store: set apps.pki.certificate_authorities.local.install_trust=false');
+    }
+  };
+
+  try {
+    await waitForAdmin(adminUrl, child, output, 15_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { adminUrl, httpPort, httpsPort, dir, output, stop };
+}
