@@ -81,7 +81,12 @@ async function* follow<T>(
     if (opts.signal?.aborted) return;
     const token = await ctx.session.accessToken();
     if (!token) throw new CynchroError('missing_bearer_token', 'Not logged in: give credentials or tokens', 401);
-    const reader = new SocketReader(Ctor, wsUrl(ctx.baseUrl, path, { ...query(first), token }));
+    let reader: SocketReader;
+    try {
+      reader = new SocketReader(Ctor, wsUrl(ctx.baseUrl, path, { ...query(first), token }));
+    } catch (e) {
+      throw CynchroError.from(e); // an unusable URL, a WebSocket class that refuses it
+    }
     first = false;
     try {
       for (;;) {

@@ -1,5 +1,6 @@
 // WebSockets without Node-only imports: the global `WebSocket` (browsers, Node 22+) when there is one, else the
 // `ws` package, loaded by a dynamic import that bundlers leave alone. One connection is read as a queue of events.
+import { CynchroError } from './cynchro-error.js';
 
 /** What the SDK needs of a WebSocket: the browser API, which `ws` implements too. */
 export interface WebSocketLike {
@@ -33,7 +34,7 @@ export function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocke
       return ctor;
     } catch (e) {
       fromWs = undefined;
-      throw new Error(`No WebSocket available: this runtime has no global WebSocket and the "ws" package could not be loaded (${e instanceof Error ? e.message : String(e)})`);
+      throw new CynchroError('network', `No WebSocket available: this runtime has no global WebSocket and the "ws" package could not be loaded (${e instanceof Error ? e.message : String(e)})`, 0);
     }
   })();
   return fromWs;
