@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { createFakeDockerDriver, type DockerDriver } from '@cynchro/docker-driver';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +14,7 @@ import type { Ingress } from '../src/modules/ingress/index.js';
 import type { DeploymentWorker, WorkerOptions } from '../src/modules/worker/deployment-worker.js';
 import { createRuntime } from '../src/runtime.js';
 import type { Services } from '../src/services.js';
+import { freePort } from './free-port.js';
 
 export class TestClock implements Clock {
   offsetMs = 0;
@@ -47,16 +47,7 @@ export interface HarnessOptions {
   start?: boolean;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startHarness(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-test-'));

@@ -1,4 +1,5 @@
 import { AppError } from '../../errors/app-error.js';
+import type { SecretsTable } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { audit } from '../../lib/audit.js';
 import { newId } from '../../lib/ids.js';
@@ -27,15 +28,7 @@ export function secretAad(orgId: string, appId: string | null, name: string, key
   return ['secret', orgId, appId ?? '', name, key];
 }
 
-interface SecretRow {
-  org_id: string;
-  app_id: string | null;
-  name: string;
-  keys: string;
-  data: string;
-  created_at: string;
-  updated_at: string;
-}
+type SecretRow = Omit<SecretsTable, 'id'>;
 
 function toDto(row: Omit<SecretRow, 'org_id' | 'data'>): SecretDto {
   return {
