@@ -7,6 +7,8 @@ export interface CachedSession {
   userId: string;
   orgId: string;
   email: string;
+  name: string | null;
+  userCreatedAt: string;
   expiresAt: string;
   cachedAt: number;
 }

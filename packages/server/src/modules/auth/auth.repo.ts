@@ -55,7 +55,7 @@ export class AuthRepo {
     return this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['sessions.id', 'sessions.user_id', 'sessions.org_id', 'sessions.expires_at', 'sessions.revoked_at', 'users.email'])
+      .select(['sessions.id', 'sessions.user_id', 'sessions.org_id', 'sessions.expires_at', 'sessions.revoked_at', 'users.email', 'users.name', 'users.created_at as user_created_at'])
       .where('sessions.id', '=', sessionId)
       .executeTakeFirst();
   }

@@ -91,6 +91,9 @@ export class AuthService {
   }
 
   async me(auth: AuthContext): Promise<{ user: UserDto; orgId: string }> {
+    // The session check of this very request just loaded the user (users change only through this service).
+    const s = this.cache.session(auth.sessionId, this.deps.clock.now().getTime());
+    if (s) return { user: { id: s.userId, email: s.email, name: s.name, createdAt: s.userCreatedAt }, orgId: auth.orgId };
     const user = await this.repo.findUserById(auth.userId);
     if (!user) throw new AppError('invalid_or_expired_token');
     return { user: toUserDto(user), orgId: auth.orgId };
@@ -126,7 +129,7 @@ export class AuthService {
     if (!s) {
       const row = await this.repo.findLiveSession(claims.sessionId);
       if (!row || row.revoked_at !== null) throw new AppError('invalid_or_expired_token');
-      s = { userId: row.user_id, orgId: row.org_id, email: row.email, expiresAt: row.expires_at, cachedAt: nowMs };
+      s = { userId: row.user_id, orgId: row.org_id, email: row.email, name: row.name, userCreatedAt: row.user_created_at, expiresAt: row.expires_at, cachedAt: nowMs };
       this.cache.rememberSession(claims.sessionId, s);
     }
     if (s.expiresAt <= now.toISOString() || s.userId !== claims.userId) throw new AppError('invalid_or_expired_token');
