@@ -9,7 +9,7 @@ export const TCP_HOLD_MS = 150;
  * container, closing ours within a few ms when nothing listens inside. So "accepted" is not enough: the
  * connection must survive a short hold (or the server must speak first).
  */
-export function tcpProbe(port: number, timeoutMs: number): Promise<string | null> {
+export function tcpProbe(port: number, timeoutMs: number, nudge = false): Promise<string | null> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });
     let done = false;
@@ -24,6 +24,8 @@ export function tcpProbe(port: number, timeoutMs: number): Promise<string | null
     let hold: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => finish(`no connection to port within ${timeoutMs} ms`), timeoutMs);
     sock.on('connect', () => {
+      // An HTTP server answers a nudge at once, so it need not sit out the hold; anything else still can.
+      if (nudge) sock.write('HEAD / HTTP/1.0\r\nHost: localhost\r\n\r\n');
       hold = setTimeout(() => finish(null), TCP_HOLD_MS);
     });
     sock.on('data', () => finish(null));

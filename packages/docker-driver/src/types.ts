@@ -102,6 +102,11 @@ export interface WaitHealthyOptions {
   port?: number;
   /** When given, an HTTP GET must answer 2xx/3xx; otherwise a TCP connection must be accepted and held. */
   path?: string;
+  /**
+   * Without `path`: the port serves HTTP (it sits behind the HTTP ingress), so the TCP probe also sends a HEAD
+   * request and any answer counts at once. A connection that stays open still counts after the hold.
+   */
+  http?: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
 }

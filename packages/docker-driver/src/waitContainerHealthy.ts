@@ -77,7 +77,7 @@ export async function waitContainerHealthy(
     }
     if (hostPort !== undefined) {
       const budget = Math.max(Math.min(2000, deadline - Date.now()), 200);
-      const p = o.path !== undefined ? await httpProbe(hostPort, o.path, budget) : await tcpProbe(hostPort, budget);
+      const p = o.path !== undefined ? await httpProbe(hostPort, o.path, budget) : await tcpProbe(hostPort, budget, o.http === true);
       if (p === null) return;
       problem = p;
     }

@@ -141,7 +141,7 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
         );
         started.set(svc.name, info);
         await step(`health check of ${svc.name}`, ctx.timeouts.healthMs + 5_000, ctx.signal, (signal) =>
-          docker.waitHealthy(info.id, { ...(svc.port !== undefined ? { port: svc.port } : {}), ...(svc.healthcheck ? { path: svc.healthcheck.path } : {}), timeoutMs: ctx.timeouts.healthMs, signal }),
+          docker.waitHealthy(info.id, { ...(svc.port !== undefined ? { port: svc.port, http: true } : {}), ...(svc.healthcheck ? { path: svc.healthcheck.path } : {}), timeoutMs: ctx.timeouts.healthMs, signal }),
         );
         await ctx.log('system', `${svc.name} is healthy`);
       }),
