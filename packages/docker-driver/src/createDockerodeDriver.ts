@@ -10,9 +10,10 @@ import { abortReason, DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.j
 import { followContainerLogs } from './followContainerLogs.js';
 import { LogDecoder } from './LogDecoder.js';
 import { SecretKeeper } from './SecretKeeper.js';
-import { deliverSecretFiles, secretsMount, validateSecretKeys } from './secretFiles.js';
+import { deliverSecretFiles, secretsMount } from './secretFiles.js';
 import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver } from './types.js';
 import { splitImageRef, validateImageRef } from './validateImageRef.js';
+import { validateContainerSpec } from './validateContainerSpec.js';
 import { waitContainerHealthy } from './waitContainerHealthy.js';
 
 export interface DockerodeDriverOptions {
@@ -100,14 +101,6 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     return o;
   }
 
-  function validateSpec(spec: ContainerSpec): void {
-    validateImageRef(spec.image, 'image');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/.test(spec.name))
-      throw new DockerError('invalid_ref', `container name "${spec.name}" must be letters, digits, "_", "." or "-"`);
-    if (spec.secretFiles) validateSecretKeys(spec.secretFiles);
-    for (const k of Object.keys(spec.env ?? {}))
-      if (!k || k.includes('=') || k.includes('\0')) throw new DockerError('invalid_ref', `environment variable name "${k}" is not valid`);
-  }
 
   /** Start, then copy the secret files into the (now mounted) tmpfs. */
   async function startAndDeliver(id: string, name: string, files: Record<string, string> | undefined): Promise<ContainerInfo> {
@@ -292,7 +285,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     },
 
     async runContainer(spec) {
-      validateSpec(spec);
+      validateContainerSpec(spec);
       await ensureVolumes(spec);
       const created = await call(`create container ${spec.name}`, (abortSignal) =>
         docker.createContainer({ ...createOptions(spec, spec.name), abortSignal }),

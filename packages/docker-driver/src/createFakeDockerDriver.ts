@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from './DockerError.js';
 import { abortReason } from './engineCall.js';
-import { validateSecretKeys } from './secretFiles.js';
 import {
   LABELS,
   type ContainerInfo,
@@ -14,6 +13,7 @@ import {
 } from './types.js';
 import { validateBranch, validateCommit, validateRelativePath, validateRepoUrl } from './validateGitInputs.js';
 import { validateImageRef } from './validateImageRef.js';
+import { validateContainerSpec } from './validateContainerSpec.js';
 
 interface FakeContainer {
   id: string;
@@ -154,12 +154,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     notify();
   };
   const create = (spec: ContainerSpec, name: string): FakeContainer => {
-    validateImageRef(spec.image, 'image');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/.test(spec.name))
-      throw new DockerError('invalid_ref', `container name "${spec.name}" must be letters, digits, "_", "." or "-"`);
-    if (spec.secretFiles) validateSecretKeys(spec.secretFiles);
-    for (const k of Object.keys(spec.env ?? {}))
-      if (!k || k.includes('=') || k.includes('\0')) throw new DockerError('invalid_ref', `environment variable name "${k}" is not valid`);
+    validateContainerSpec(spec);
     if (!findImage(spec.image)) throw new DockerError('not_found', `create container ${name}: No such image: ${spec.image}`);
     if (find(name)) throw new DockerError('engine', `create container ${name}: Conflict. The container name "/${name}" is already in use`);
     const volLabels = { ...spec.labels };
