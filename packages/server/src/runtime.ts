@@ -56,10 +56,12 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     async start() {
       await ingress.start();
       await worker.start();
+      services.maintenance.start();
       started = true;
     },
     async close() {
       await app.close();
+      await services.maintenance.stop(); // before the vault seals and the database closes
       await worker.stop();
       if (started) await ingress.stop();
       await docker.close();

@@ -6,6 +6,8 @@ import { DeployService } from './modules/deploy/deploy.service.js';
 import { AppsRepo } from './modules/apps/apps.repo.js';
 import { SecretsService } from './modules/secrets/secrets.service.js';
 import { VaultService } from './modules/vault/vault.service.js';
+import { ReencryptJob } from './modules/vault/reencrypt-job.js';
+import { Maintenance } from './modules/maintenance/maintenance.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 
 export interface Services {
@@ -15,12 +17,17 @@ export interface Services {
   deploy: DeployService;
   apps: AppsService;
   webhooks: WebhooksService;
+  /** Background re-encryption onto the active data-key term (after rotations and unseals). */
+  reencrypt: ReencryptJob;
+  /** Started and stopped by the runtime: daily housekeeping (webhook delivery pruning, re-encryption kicks). */
+  maintenance: Maintenance;
 }
 
 export function createServices(deps: Deps): Services {
   const vault = new VaultService(deps);
   const secrets = new SecretsService(deps, vault, appLookup(new AppsRepo(deps.db)));
   const deploy = new DeployService(deps, vault, secrets);
+  const reencrypt = new ReencryptJob(deps);
   return {
     auth: new AuthService(deps),
     vault,
@@ -28,6 +35,8 @@ export function createServices(deps: Deps): Services {
     deploy,
     apps: new AppsService(deps, vault, secrets, deploy),
     webhooks: new WebhooksService(deps, vault, deploy),
+    reencrypt,
+    maintenance: new Maintenance(deps, reencrypt),
   };
 }
 

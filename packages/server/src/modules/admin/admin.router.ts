@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { toAppError } from '../../errors/to-app-error.js';
 import { adminProcedure, publicProcedure, router } from '../../trpc/trpc.js';
-import { SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
+import { DataKeyStatus, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
 
 const tags = ['Admin'];
 
@@ -15,7 +15,7 @@ const auditedAdminProcedure = publicProcedure
     const result = await next();
     if (!result.ok && path !== 'admin.sealStatus' && toAppError(result.error).code === 'forbidden') {
       const raw = path === 'admin.unseal' ? ((await getRawInput().catch(() => undefined)) as { previous?: unknown } | undefined) : undefined;
-      const attempt = path === 'admin.seal' ? 'seal' : raw?.previous ? 'rotate' : 'unseal';
+      const attempt = path === 'admin.seal' ? 'seal' : path === 'admin.rotateDataKey' ? 'rotate_data_key' : raw?.previous ? 'rotate' : 'unseal';
       const who = await ctx.services.auth.authenticate(ctx.bearerToken).catch(() => null);
       if (who) await ctx.services.vault.recordRefused(who, attempt);
     }
@@ -34,11 +34,41 @@ export const adminRouter = router({
     .meta({ openapi: { method: 'POST', path: '/admin/unseal', tags, summary: 'Load the master key into memory; with `previous`, rotate it (operators only)' }, errors: ['validation', 'invalid_key', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
     .input(UnsealInput)
     .output(UnsealResult)
-    .mutation(({ ctx, input }) => ctx.services.vault.unseal(ctx.auth, input.key, input.previous)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.services.vault.unseal(ctx.auth, input.key, input.previous);
+      // Once per unseal: finishes a re-encryption a seal or restart interrupted (a no-op with a single term).
+      if (!result.sealed && result.outcome !== 'already_unsealed') ctx.services.reencrypt.kick('unseal');
+      return result;
+    }),
 
   seal: auditedAdminProcedure
     .meta({ openapi: { method: 'POST', path: '/admin/seal', tags, summary: 'Drop the master key from memory (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
     .input(z.void())
     .output(SealStatus)
     .mutation(({ ctx }) => ctx.services.vault.seal(ctx.auth)),
+
+  rotateDataKey: auditedAdminProcedure
+    .meta({
+      openapi: { method: 'POST', path: '/admin/rotate-data-key', tags, summary: 'Add a data-key term for new writes; old terms are re-encrypted in the background and retired (operators only)' },
+      errors: ['sealed', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+    })
+    .input(z.void())
+    .output(DataKeyStatus)
+    .mutation(async ({ ctx }) => {
+      const status = await ctx.services.vault.rotateDataKey(ctx.auth);
+      ctx.services.reencrypt.kick('rotate-data-key'); // background: the answer does not wait for it
+      return status;
+    }),
+
+  reencrypt: adminProcedure
+    .meta({
+      openapi: { method: 'POST', path: '/admin/reencrypt', tags, summary: 'Start re-encrypting stored values onto the active data-key term, retiring unused terms (operators only)' },
+      errors: ['sealed', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+    })
+    .input(z.void())
+    .output(ReencryptResult)
+    .mutation(({ ctx }) => {
+      ctx.services.vault.assertUnsealed();
+      return { started: ctx.services.reencrypt.kick('admin') };
+    }),
 });

@@ -29,3 +29,25 @@ export const UnsealResult = z
   .meta({ id: 'UnsealResult' });
 
 export type UnsealInput = z.infer<typeof UnsealInput>;
+
+export const DataKeyStatus = z
+  .object({
+    activeTerm: z.number().int().meta({ description: 'The data-key term new encryptions use' }),
+    terms: z.array(
+      z.object({
+        term: z.number().int(),
+        createdAt: z.string().meta({ description: 'ISO 8601' }),
+        encryptions: z.number().int().meta({ description: 'Encryptions under this term so far (rotate well before 2^32)' }),
+        active: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'DataKeyStatus' });
+
+export const ReencryptResult = z
+  .object({
+    started: z.boolean().meta({
+      description: '`true`: a re-encryption run started now; `false`: one was already running (another run follows it)',
+    }),
+  })
+  .meta({ id: 'ReencryptResult' });

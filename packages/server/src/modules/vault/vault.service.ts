@@ -1,4 +1,4 @@
-import { isVaultError, type UnsealOutcome } from '@cynchro/vault';
+import { isVaultError, type TermInfo, type UnsealOutcome } from '@cynchro/vault';
 import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
 import { audit, type AuditEntry } from '../../lib/audit.js';
@@ -8,6 +8,12 @@ import { EnvCipher, type FieldCrypto } from './env-cipher.js';
 export interface UnsealResult {
   sealed: boolean;
   outcome: UnsealOutcome;
+}
+
+/** The data-key terms of an open vault (no key material): which one encrypts, and how much each has encrypted. */
+export interface DataKeyStatus {
+  activeTerm: number;
+  terms: TermInfo[];
 }
 
 /**
@@ -65,8 +71,32 @@ export class VaultService implements FieldCrypto {
     return { sealed: true };
   }
 
+  /** The data-key terms; 503 `sealed` while sealed. */
+  dataKeyStatus(): DataKeyStatus {
+    const status = this.deps.vault.status();
+    if (status.sealed) throw new AppError('sealed');
+    return { activeTerm: status.activeTerm, terms: status.terms };
+  }
+
+  /**
+   * Adds a data-key term and makes it the one new writes use; older terms still decrypt until the re-encryption
+   * job has rewritten everything under them and retires them. Audited as `vault.rotate_data_key`.
+   */
+  async rotateDataKey(auth: AuthContext): Promise<DataKeyStatus> {
+    const action = 'vault.rotate_data_key';
+    try {
+      const term = await this.deps.vault.rotateDataKey();
+      await this.audit({ userId: auth.userId, orgId: auth.orgId, action, outcome: 'ok', detail: `term ${term}` });
+      return this.dataKeyStatus();
+    } catch (error) {
+      const appError = this.toAppError(error);
+      await this.audit({ userId: auth.userId, orgId: auth.orgId, action, outcome: 'failed', detail: isVaultError(error) ? error.code : appError.code });
+      throw appError;
+    }
+  }
+
   /** Audits an unseal, rotation or seal attempt the admin gate refused (403) before it reached the vault. */
-  async recordRefused(auth: AuthContext, attempt: 'unseal' | 'rotate' | 'seal'): Promise<void> {
+  async recordRefused(auth: AuthContext, attempt: 'unseal' | 'rotate' | 'seal' | 'rotate_data_key'): Promise<void> {
     await this.audit({ userId: auth.userId, orgId: auth.orgId, action: `vault.${attempt}`, outcome: 'denied', detail: 'forbidden' });
   }
 
