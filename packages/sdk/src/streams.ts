@@ -19,13 +19,14 @@ export interface StreamOptions {
 }
 
 export interface AppLogStreamOptions extends StreamOptions {
-  /** Replay this many recent lines first (0–2000, default 0). Only on the first connection: reconnecting never replays. */
+  /** Replay this many recent lines first (0–2000, default 0). Only on the first connection: a reconnect resumes where it left off. */
   tail?: number;
   /** Everything that is not a log line: ready, switched (after a redeploy), dropped (slow reader), heartbeat, reconnecting. */
   onEvent?: (event: LogStreamEvent) => void;
 }
 
 const AUTH_RETRIES = 2;
+const RESUME_MARGIN_S = 5;
 
 /** Close codes that end a stream with an error (4401 is retried with a fresh token first). */
 function terminalError(code: number, reason: string): CynchroError | null {
@@ -122,18 +123,41 @@ async function* follow<T>(
   }
 }
 
-/** Live lines of an app's containers (following redeploys), until `break` or the signal. */
+/** Engine timestamps keep nanoseconds but drop trailing zeros; padded, they compare as strings. */
+export function timestampKey(ts: string): string {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : ts;
+}
+
+/**
+ * Live lines of an app's containers (following redeploys), until `break` or the signal. A reconnect resumes from the
+ * last line seen (`since`, second precision) and skips, per service, what was already yielded: nothing is lost or
+ * repeated across a dropped connection.
+ */
 export function streamAppLogs(ctx: StreamContext, appId: string, opts: AppLogStreamOptions = {}): AsyncGenerator<LogLine, void, undefined> {
+  const last = new Map<string, string>();
+  let readyAt: string | undefined;
+  // Lines reach us within milliseconds of their timestamp, one follower per container: resuming a few seconds before
+  // the newest line seen covers whatever another service had in flight, and the per-service check drops repeats.
+  const resumeFrom = (): string | undefined => {
+    const newest = [...last.values()].sort().at(-1) ?? (readyAt ? timestampKey(readyAt) : undefined);
+    return newest ? String(Math.floor(Date.parse(newest.replace(/\.\d+Z$/, 'Z')) / 1000) - RESUME_MARGIN_S) : undefined;
+  };
   return follow<LogLine>(
     ctx,
     `/apps/${encodeURIComponent(appId)}/logs/stream`,
     { ...opts, onReconnect: (e) => opts.onEvent?.({ type: 'reconnecting', ...e }) },
-    (first) => ({ tail: first && opts.tail ? opts.tail : undefined }),
+    (first) => (first ? { tail: opts.tail ? opts.tail : undefined } : { since: resumeFrom() }),
     (msg) => {
       if (msg.type === 'log') {
         const { service, stream, timestamp, text } = msg as unknown as LogLine;
+        const key = timestampKey(timestamp);
+        const prev = last.get(service);
+        if (prev !== undefined && key <= prev) return undefined; // replayed after a reconnect
+        last.set(service, key);
         return { service, stream, timestamp, text };
       }
+      if (msg.type === 'ready' && readyAt === undefined && typeof msg.at === 'string') readyAt = msg.at;
       if (typeof msg.type === 'string') opts.onEvent?.(msg as unknown as LogStreamEvent);
       return undefined;
     },

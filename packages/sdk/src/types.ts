@@ -24,7 +24,7 @@ export type UnsealResult = RouterOutputs['admin']['unseal'];
 
 /** Messages of the live app log stream other than log lines. */
 export type LogStreamEvent =
-  | { type: 'ready'; appId: string; deploymentId: string | null }
+  | { type: 'ready'; appId: string; deploymentId: string | null; at?: string }
   | { type: 'switched'; deploymentId: string }
   | { type: 'dropped'; count: number }
   | { type: 'heartbeat'; at?: string }

@@ -110,6 +110,55 @@ describe('deploy and wait (real engine)', () => {
     expect(store.t.accessToken).not.toBe('garbage.access.token');
   }, 30_000);
 
+  it('a dropped connection resumes where it left off: no tick lost, none repeated', async () => {
+    // The first socket is cut right after its first line; the second only opens 2.5 s later, so ticks printed
+    // meanwhile (one a second) must come from the resume, not from luck.
+    let made = 0;
+    class Flaky {
+      onopen: ((e: unknown) => void) | null = null;
+      onmessage: ((e: { data: unknown }) => void) | null = null;
+      onerror: ((e: unknown) => void) | null = null;
+      onclose: ((e: { code: number; reason: string }) => void) | null = null;
+      #ws: WebSocket | undefined;
+      #closed = false;
+      constructor(url: string) {
+        const n = ++made;
+        const start = () => {
+          if (this.#closed) return;
+          const ws = (this.#ws = new WebSocket(url));
+          let cut = false;
+          ws.onopen = (e) => this.onopen?.(e);
+          ws.onerror = (e) => this.onerror?.(e);
+          ws.onclose = (e) => this.onclose?.({ code: e.code, reason: String(e.reason) });
+          ws.onmessage = (e) => {
+            this.onmessage?.({ data: e.data });
+            if (n === 1 && !cut && JSON.parse(String(e.data)).type === 'log') {
+              cut = true;
+              ws.terminate();
+            }
+          };
+        };
+        if (n === 1) start();
+        else setTimeout(start, 2500);
+      }
+      close(code?: number, reason?: string) {
+        this.#closed = true;
+        this.#ws?.close(code, reason);
+      }
+    }
+    const flaky = createClient({ url: server.url, credentials: me, WebSocket: Flaky as unknown as WebSocketConstructor });
+    const ticks: number[] = [];
+    const events: LogStreamEvent[] = [];
+    for await (const line of flaky.apps.logs.stream(appId, { onEvent: (e) => events.push(e) })) {
+      const m = /^tick (\d+)$/.exec(line.text);
+      if (m) ticks.push(Number(m[1]));
+      if (ticks.length >= 6) break;
+    }
+    expect(made).toBe(2);
+    expect(events.some((e) => e.type === 'reconnecting')).toBe(true);
+    expect(ticks).toEqual(ticks.map((_, i) => ticks[0]! + i));
+  }, 60_000);
+
   it('deployments.logs snapshot and stream (replayed, then the final status)', async () => {
     const snap = await c.apps.deployments.logs(appId, deploymentId);
     expect(snap.deployment.status).toBe('succeeded');

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { heartbeat, MAX_BUFFERED, Sender } from '../src/modules/apps/log-stream.routes.js';
+import { heartbeat, MAX_BUFFERED, parseSince, Sender } from '../src/modules/apps/log-stream.routes.js';
 
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
@@ -77,5 +77,14 @@ describe('heartbeat', () => {
     await until(() => alive.pings >= 3);
     stop();
     expect(alive.terminated).toBe(false);
+  });
+});
+
+describe('since (resuming a stream)', () => {
+  it('takes ISO 8601 or unix seconds, to the second, and refuses anything else', () => {
+    expect(parseSince('2026-11-28T06:20:05.987654321Z')).toBe(Date.UTC(2026, 10, 28, 6, 20, 5) / 1000);
+    expect(parseSince('1795846805')).toBe(1795846805);
+    expect(parseSince('1795846805.9')).toBe(1795846805);
+    for (const bad of ['yesterday', '-5', '0', '']) expect(parseSince(bad)).toBeNull();
   });
 });

@@ -32,6 +32,14 @@ type StreamDeps = Pick<Deps, 'docker' | 'events' | 'clock' | 'log'>;
 interface Query {
   token?: string;
   tail?: string;
+  /** Resume: lines from this moment on (ISO 8601 or unix seconds), instead of `tail`. */
+  since?: string;
+}
+
+/** Unix seconds of a `since` query value, or null when it is not a time. */
+export function parseSince(v: string): number | null {
+  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : NaN;
+  return Number.isFinite(n) && n > 0 ? Math.floor(n / 1000) : null;
 }
 
 function closeWith(socket: WebSocket, err: unknown): void {
@@ -90,6 +98,8 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
         return closeWith(socket, e);
       }
       const tail = Math.min(Math.max(Number(req.query.tail ?? 0) || 0, 0), 2000);
+      const since = req.query.since ? parseSince(req.query.since) : undefined;
+      if (since === null) return socket.close(4400, 'validation');
       const sender = new Sender(socket);
       const stopBeat = heartbeat(socket, sender, deps.clock);
       const followers = new Map<string, AbortController>();
@@ -135,8 +145,9 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
         deps.events.off('app-switched', listener);
         for (const ac of followers.values()) ac.abort();
       });
-      for (const c of await services.apps.currentContainers(appRow)) follow(c, { tail });
-      sender.send({ type: 'ready', appId: appRow.id, deploymentId: appRow.current_deployment_id });
+      for (const c of await services.apps.currentContainers(appRow)) follow(c, since !== undefined ? { since } : { tail });
+      // `at` (server clock) is where a client that saw no line yet resumes from after a reconnect.
+      sender.send({ type: 'ready', appId: appRow.id, deploymentId: appRow.current_deployment_id, at: deps.clock.now().toISOString() });
     });
 
     app.get<{ Params: { id: string; deploymentId: string }; Querystring: Query }>(
@@ -196,11 +207,12 @@ export const logStreamOpenApi = {
       tags: ['Apps'],
       summary: 'Live log stream (WebSocket)',
       description:
-        'Upgrade to a WebSocket with `?token=<accessToken>` (or an Authorization header). Messages are JSON: `{type:"log", service, stream, timestamp, text}`, `{type:"heartbeat"}`, `{type:"switched", deploymentId}` after a redeploy, `{type:"dropped", count}` when a slow client missed lines. A bad token closes with 4401, an unknown app with 4404; the reason is the error code. `tail` (0–2000) replays recent lines first.',
+        'Upgrade to a WebSocket with `?token=<accessToken>` (or an Authorization header). Messages are JSON: `{type:"ready", at}`, `{type:"log", service, stream, timestamp, text}`, `{type:"heartbeat"}`, `{type:"switched", deploymentId}` after a redeploy, `{type:"dropped", count}` when a slow client missed lines. A bad token closes with 4401, an unknown app with 4404, a bad `since` with 4400; the reason is the error code. `tail` (0–2000) replays recent lines first; `since` (ISO 8601 or unix seconds, second precision) resumes from a moment instead (a reconnecting client skips what it already has by timestamp).',
       parameters: [
         { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
         { name: 'token', in: 'query', required: true, schema: { type: 'string' } },
         { name: 'tail', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 2000 } },
+        { name: 'since', in: 'query', required: false, schema: { type: 'string' }, description: 'ISO 8601 or unix seconds' },
       ],
       responses: { '101': { description: 'Switching protocols to a WebSocket' } },
     },
