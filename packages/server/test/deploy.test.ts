@@ -51,6 +51,8 @@ describe('POST /deploy validation', () => {
     ['image starting with -', { name: 'x10', image: '--privileged' }, 'image'],
     ['repo not a URL', { name: 'x11', repo: 'ext::sh -c id' }, 'repo'],
     ['branch option injection', { name: 'x12', repo: 'https://github.com/a/b', branch: '--upload-pack=x' }, 'branch'],
+    ['plain http to a host not in GIT_ALLOW_HOSTS', { name: 'x13', repo: 'http://git.example.com/a/b' }, 'repo'],
+    ['credentials in the repo URL', { name: 'x14', repo: 'https://user:ghp_secret@github.com/a/b' }, 'repo'],
   ];
   for (const [what, body, field] of bad) {
     it(`refuses ${what} with validation on ${field}`, async () => {

@@ -45,6 +45,7 @@ export class DeployService {
 
   async deploy(auth: AuthContext, input: DeployInput): Promise<DeployResult> {
     const { orgId } = auth;
+    if (input.repo) this.assertFetchable(input.repo);
     const now = this.deps.clock.now().toISOString();
     const existing = await this.repo.findByName(orgId, input.name);
     const appId = existing?.id ?? newId('app');
@@ -134,6 +135,17 @@ export class DeployService {
     const secret = newWebhookSecret();
     await this.repo.setWebhookSecret(app.id, this.vault.encrypt(webhookSecretAad(app.org_id, app.id), secret), this.deps.clock.now().toISOString());
     return secret;
+  }
+
+  /** Plain http only for hosts the operator allowed (GIT_ALLOW_HOSTS): said now, not after a failed build. */
+  private assertFetchable(repo: string): void {
+    const u = new URL(repo);
+    if (u.username || u.password) {
+      throw AppError.validation({ repo: ['must not carry credentials; send the token as repoToken (it is stored encrypted)'] });
+    }
+    if (u.protocol === 'http:' && !this.deps.config.gitAllowHosts.includes(u.host.toLowerCase())) {
+      throw AppError.validation({ repo: [`must be https (plain http only for GIT_ALLOW_HOSTS, which does not list ${u.host})`] });
+    }
   }
 
   webhookView(appId: string, secret: string | null) {
