@@ -2,10 +2,9 @@ import type Dockerode from 'dockerode';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage } from './buildImage.js';
+import { buildContextDir } from './buildImage.js';
 import { cloneRepo } from './cloneRepo.js';
 import { DockerError } from './DockerError.js';
-import { packContext } from './packContext.js';
 import { resolveInside } from './resolveInside.js';
 import type { BuildFromGitOptions } from './types.js';
 import { validateBranch, validateCommit, validateRelativePath, validateRepoUrl } from './validateGitInputs.js';
@@ -53,13 +52,9 @@ export async function buildFromGit(
     });
     const context = await resolveInside(checkout, contextRel, 'context');
     if (!(await stat(context.path)).isDirectory()) throw new DockerError('invalid_path', `context "${contextRel}" is not a directory`);
-    const dockerfile = await resolveInside(context.path, dockerfileRel, 'dockerfile');
-    if (!(await stat(dockerfile.path)).isFile()) throw new DockerError('invalid_path', `dockerfile "${dockerfileRel}" is not a file`);
-    const tar = await packContext(context.path, dockerfile.rel);
-    const imageId = await buildImage(docker, tar, {
+    const imageId = await buildContextDir(docker, context.path, dockerfileRel, {
       tag: o.tag,
       labels: o.labels,
-      dockerfile: dockerfile.rel,
       ...(o.onLine ? { onLine: o.onLine } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       timeoutMs: remaining(),

@@ -1,7 +1,10 @@
 import type Dockerode from 'dockerode';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DockerError, engineMessage } from './DockerError.js';
 import { abortReason, DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
+import { packContext } from './packContext.js';
+import { resolveInside } from './resolveInside.js';
 import type { Labels } from './types.js';
 
 export interface BuildImageOptions {
@@ -107,4 +110,15 @@ export async function buildImage(docker: Dockerode, context: Readable, o: BuildI
     imageId = info.Id;
   }
   return imageId;
+}
+
+/**
+ * Builds the directory `dir` as the context, with `dockerfileRel` inside it: the Dockerfile must resolve inside the
+ * context (symlinks included) and be a file. Both builders (a checkout, a local directory) come through here.
+ */
+export async function buildContextDir(docker: Dockerode, dir: string, dockerfileRel: string, o: Omit<BuildImageOptions, 'dockerfile'>): Promise<string> {
+  const dockerfile = await resolveInside(dir, dockerfileRel, 'dockerfile');
+  if (!(await stat(dockerfile.path).catch(() => null))?.isFile()) throw new DockerError('invalid_path', `dockerfile "${dockerfileRel}" is not a file`);
+  const tar = await packContext(dir, dockerfile.rel);
+  return buildImage(docker, tar, { ...o, dockerfile: dockerfile.rel });
 }

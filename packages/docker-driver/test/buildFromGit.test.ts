@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDockerodeDriver, DockerError, type BuildFromGitOptions, type DockerDriver } from '../src/index.js';
+import { createDockerodeDriver, type BuildFromGitOptions, type DockerDriver } from '../src/index.js';
 import { buildBusybox, runLabels } from './helpers/engine.js';
+import { failure } from './helpers/failure.js';
 import { startGitHttpServer, type GitHttpServer } from './scripts/git-http-server.js';
 
 const labels = runLabels();
@@ -14,16 +15,6 @@ let git: GitHttpServer;
 let base: string;
 const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 const tag = () => `cynchro-test-git:${randomBytes(4).toString('hex')}`;
-
-async function failure(p: Promise<unknown>): Promise<DockerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DockerError) return e;
-    throw e;
-  }
-  throw new Error('expected a DockerError');
-}
 
 function buildDirs(): string[] {
   return readdirSync(tmpdir()).filter((n) => n.startsWith('cynchro-build-'));

@@ -7,8 +7,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDockerodeDriver, DEFAULT_PIDS_LIMIT, DockerError, LABELS, type ContainerSpec, type DockerDriver } from '../src/index.js';
+import { createDockerodeDriver, DEFAULT_PIDS_LIMIT, LABELS, type ContainerSpec, type DockerDriver } from '../src/index.js';
 import { buildBusybox, docker, exec, findOnDockerDisk, runLabels, uniqueName } from './helpers/engine.js';
+import { failure } from './helpers/failure.js';
 
 const labels = runLabels();
 let driver: DockerDriver;
@@ -19,16 +20,6 @@ const SERVE = 'trap "exit 0" TERM; mkdir -p /www; echo ok > /www/index.html; exe
 
 function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
   return { name: uniqueName('cyn-c'), image, command: ['sh', '-c', SERVE], port: 8080, labels: { ...labels, [LABELS.app]: 'c' }, ...over };
-}
-
-async function failure(p: Promise<unknown>): Promise<DockerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DockerError) return e;
-    throw e;
-  }
-  throw new Error('expected a DockerError');
 }
 
 beforeAll(async () => {

@@ -1,7 +1,8 @@
 // The contract every DockerDriver keeps; run against the dockerode driver (real engine) and the fake.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { DockerError, LABELS, type ContainerSpec, type DockerDriver, type Labels, type LogLine } from '../src/index.js';
+import { LABELS, type ContainerSpec, type DockerDriver, type Labels, type LogLine } from '../src/index.js';
+import { failure } from './helpers/failure.js';
 
 export interface ContractHarness {
   driver: DockerDriver;
@@ -26,16 +27,6 @@ export interface ContractHarness {
   imageTimeResolutionMs: number;
   cleanup(): Promise<void>;
 }
-
-const err = async (p: Promise<unknown>): Promise<DockerError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DockerError) return e;
-    throw e;
-  }
-  throw new Error('expected a DockerError');
-};
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -73,11 +64,11 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
 
     it('reports a pull that cannot reach a registry as pull_failed, quickly', async () => {
       const t0 = Date.now();
-      const e = await err(d.pullImage(h.unpullable));
+      const e = await failure(d.pullImage(h.unpullable));
       expect(e.code).toBe('pull_failed');
       expect(e.message).toContain(h.unpullable);
       expect(Date.now() - t0).toBeLessThan(10_000);
-      expect((await err(d.pullImage('--help'))).code).toBe('invalid_ref');
+      expect((await failure(d.pullImage('--help'))).code).toBe('invalid_ref');
     });
 
     it('knows which images exist', async () => {
@@ -99,7 +90,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
     });
 
     it('refuses a container of an unknown image with not_found', async () => {
-      const e = await err(d.runContainer(spec({ image: `cynchro-test-missing:${randomBytes(4).toString('hex')}`, command: ['true'] })));
+      const e = await failure(d.runContainer(spec({ image: `cynchro-test-missing:${randomBytes(4).toString('hex')}`, command: ['true'] })));
       expect(e.code).toBe('not_found');
     });
 
@@ -109,10 +100,10 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       await d.waitHealthy(ok.id, { path: '/', timeoutMs: 10_000 });
       const bad = await d.runContainer(spec(h.idle()));
       const t0 = Date.now();
-      const e = await err(d.waitHealthy(bad.id, { timeoutMs: 1500 }));
+      const e = await failure(d.waitHealthy(bad.id, { timeoutMs: 1500 }));
       expect(e.code).toBe('health_timeout');
       expect(Date.now() - t0).toBeLessThan(6000);
-      expect((await err(d.waitHealthy(`cyn-missing-${randomBytes(4).toString('hex')}`, { timeoutMs: 500 }))).code).toBe('not_found');
+      expect((await failure(d.waitHealthy(`cyn-missing-${randomBytes(4).toString('hex')}`, { timeoutMs: 500 }))).code).toBe('not_found');
     });
 
     it('gives a log snapshot with both streams, timestamps and tail', async () => {
@@ -128,7 +119,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       for (const l of lines) expect(Date.parse(l.timestamp)).not.toBeNaN();
       const tail = await d.logs(c.id, { tail: 1 });
       expect(tail).toHaveLength(1);
-      expect((await err(d.logs(`cyn-missing-${randomBytes(4).toString('hex')}`))).code).toBe('not_found');
+      expect((await failure(d.logs(`cyn-missing-${randomBytes(4).toString('hex')}`))).code).toBe('not_found');
     });
 
     it('follows logs live and ends when the consumer aborts', async () => {
@@ -199,7 +190,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       await d.removeContainer(r.id);
       await d.removeContainer(r.id); // idempotent
       await d.stopContainer(r.id); // stopping what is gone is fine too
-      expect((await err(d.recreateContainer(r.id))).code).toBe('not_found');
+      expect((await failure(d.recreateContainer(r.id))).code).toBe('not_found');
     });
 
     it('delivers secret files again after the engine restarts a crashed container', async () => {
@@ -211,7 +202,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
     });
 
     it('refuses bad secret file names', async () => {
-      expect((await err(d.runContainer(spec({ secretFiles: { '../x': 'y' } })))).code).toBe('invalid_path');
+      expect((await failure(d.runContainer(spec({ secretFiles: { '../x': 'y' } })))).code).toBe('invalid_path');
     });
 
     it('ensures one network per name and lists networks and volumes by label', async () => {
@@ -270,7 +261,7 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
         [{ repoUrl: 'https://example.com/x.git', context: 'a/../../b' }, 'invalid_path'],
       ];
       for (const [over, code] of cases) {
-        const e = await err(d.buildFromGit({ repoUrl: '', ...base, ...over } as Parameters<DockerDriver['buildFromGit']>[0]));
+        const e = await failure(d.buildFromGit({ repoUrl: '', ...base, ...over } as Parameters<DockerDriver['buildFromGit']>[0]));
         expect(`${JSON.stringify(over)} → ${e.code}`).toBe(`${JSON.stringify(over)} → ${code}`);
       }
     });
@@ -289,8 +280,8 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       expect(await d.listVolumes(scope)).toEqual([]);
       expect(await d.listImages(scope)).toEqual([]);
       await d.removeByLabels(scope);
-      expect((await err(d.removeByLabels({}))).code).toBe('invalid_ref');
-      expect((await err(d.removeByLabels({ [LABELS.managed]: 'true' }))).code).toBe('invalid_ref');
+      expect((await failure(d.removeByLabels({}))).code).toBe('invalid_ref');
+      expect((await failure(d.removeByLabels({ [LABELS.managed]: 'true' }))).code).toBe('invalid_ref');
     });
   });
 }

@@ -67,3 +67,4 @@ export function findOnDockerDisk(needle: string): { path: string; fs: string }[]
   const paths = r.stdout.split('\n').filter(Boolean);
   return paths.map((path) => ({ path, fs: spawnSync('stat', ['-f', '-c', '%T', path], { encoding: 'utf8' }).stdout.trim() }));
 }
+
