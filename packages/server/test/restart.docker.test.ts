@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, exec, runLabels } from '@cynchro/docker-driver/testing';
 import { get } from './http-get.js';
 import { startLiveServer, type LiveServer } from './spawn-server.js';
 
@@ -15,6 +15,8 @@ let webImage: string;
 let slowImage: string;
 let token = '';
 let orgId = '';
+const email = `ops-${randomBytes(4).toString('hex')}@example.com`;
+const masterKey = randomBytes(32).toString('hex');
 
 async function api(method: string, path: string, body?: unknown, auth = token) {
   const r = await fetch(server.url + path, {
@@ -45,10 +47,12 @@ beforeAll(async () => {
     buildBusybox(docker, imageLabels, `RUN ["/bin/mkdir","-p","/www"]\nCMD ["sh","-c","echo v1 > /www/index.html; exec httpd -f -p 8080 -h /www"]`),
     buildBusybox(docker, imageLabels, `RUN ["/bin/mkdir","-p","/www"]\nCMD ["sh","-c","sleep 600"]`),
   ]);
-  server = await startLiveServer({ ROOT_DOMAIN: 'apps.test', ADMIN_EMAILS: 'ops@example.com' });
-  const reg = await api('POST', '/auth/register', { email: `restart-${randomBytes(4).toString('hex')}@example.com`, password: 'restart password' }, '');
+  server = await startLiveServer({ ROOT_DOMAIN: 'apps.test', ADMIN_EMAILS: email });
+  const reg = await api('POST', '/auth/register', { email, password: 'restart password' }, '');
   token = reg.body.accessToken;
   orgId = reg.body.orgId;
+  expect((await api('POST', '/admin/unseal', { key: masterKey })).status).toBe(200);
+  expect((await api('POST', '/secrets', { name: 'files', data: { TOKEN: 'file-survives-restarts' } })).status).toBe(200);
 }, 120_000);
 
 afterAll(async () => {
@@ -61,7 +65,7 @@ afterAll(async () => {
 describe('control plane killed mid-deployment', () => {
   it('comes back with nothing stuck and nothing orphaned, the old version still served', { timeout: 120_000 }, async () => {
     const name = `rs-${randomBytes(3).toString('hex')}`;
-    const v1 = (await api('POST', '/deploy', { name, image: webImage, port: 8080 })).body;
+    const v1 = (await api('POST', '/deploy', { name, image: webImage, port: 8080, secretFiles: ['files'] })).body;
     await until(async () => (await deploymentStatus(v1.appId, v1.deploymentId)).status === 'succeeded');
     const ingressPort = Number(server.env.INGRESS_PORT);
     expect((await get(ingressPort, v1.domain)).body).toBe('v1\n');
@@ -89,6 +93,14 @@ describe('control plane killed mid-deployment', () => {
     // The deployment's log says why.
     const log = await api('GET', `/apps/${v2.appId}/deployments/${v2.deploymentId}/logs`);
     expect(log.body.lines.at(-1)).toMatchObject({ stream: 'error', text: expect.stringContaining('interrupted') });
+
+    // The new process holds no secret file contents: restarting the app materialises them again (vault unsealed).
+    expect((await api('POST', '/admin/unseal', { key: masterKey })).status).toBe(200);
+    const restarted = await api('POST', `/apps/${v1.appId}/restart`);
+    expect(restarted.status, JSON.stringify(restarted.body)).toBe(200);
+    const [fresh] = await docker.listContainers({ [LABELS.app]: v1.appId });
+    expect((await exec(fresh!.id, ['cat', '/run/secrets/TOKEN'])).out).toBe('file-survives-restarts');
+    expect(await get(ingressPort, v1.domain)).toEqual({ status: 200, body: 'v1\n' });
 
     expect((await api('DELETE', `/apps/${v1.appId}`)).status).toBe(200);
     expect(await docker.listContainers({ [LABELS.app]: v1.appId }, { all: true })).toEqual([]);

@@ -7,6 +7,7 @@ import { webhookSecretAad } from '../deploy/deploy.service.js';
 import type { DeployService } from '../deploy/deploy.service.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { VaultService } from '../vault/vault.service.js';
+import { materialise } from '../worker/deploy-pipeline.js';
 import { assertCancellable } from '../worker/deployment-worker.js';
 import { domainsFor, type AppSpec } from './app-spec.js';
 import { AppsRepo } from './apps.repo.js';
@@ -59,17 +60,26 @@ export class AppsService {
     return this.deploy.webhookView(app.id, secret);
   }
 
-  /** Recreates the current deployment's containers (new containers, same spec) and points the ingress at them. */
+  /**
+   * Recreates the current deployment's containers (new containers, same spec) and points the ingress at them. Secret
+   * files live only in memory, so they are materialised again from that deployment's spec (after a control-plane
+   * restart the engine driver no longer holds them).
+   */
   async restart(auth: AuthContext, appId: string): Promise<{ app: AppDto }> {
     const app = await this.require(auth, appId);
     const containers = await this.currentContainers(app);
     if (!containers.length) throw new AppError('conflict', 'The app has no deployed containers to restart; deploy it first');
-    const spec = JSON.parse(app.spec) as AppSpec;
+    const current = await this.repo.deploymentById(app.current_deployment_id!);
+    const spec = JSON.parse(current?.spec ?? app.spec) as AppSpec;
+    const needsFiles = spec.secretFiles.length > 0 || spec.services.some((s) => s.secretFiles.length > 0);
+    const material = needsFiles ? await materialise(this.vault, this.secrets, app, spec) : undefined;
     const fresh: ContainerInfo[] = [];
     for (const c of containers) {
-      const n = await this.deps.docker.recreateContainer(c.id);
-      const svc = spec.services.find((s) => s.name === n.labels[LABELS.service]);
-      await this.deps.docker.waitHealthy(n.id, { ...(svc?.port !== undefined ? { port: svc.port } : {}), ...(svc?.healthcheck ? { path: svc.healthcheck.path } : {}), timeoutMs: 60_000 });
+      const service = c.labels[LABELS.service] ?? 'app';
+      const files = material?.get(service)?.files;
+      const n = await this.deps.docker.recreateContainer(c.id, files && Object.keys(files).length ? { secretFiles: files } : undefined);
+      const svc = spec.services.find((s) => s.name === service);
+      await this.deps.docker.waitHealthy(n.id, { ...(svc?.port !== undefined ? { port: svc.port, http: true } : {}), ...(svc?.healthcheck ? { path: svc.healthcheck.path } : {}), timeoutMs: 60_000 });
       fresh.push(n);
     }
     await this.route(app, fresh);

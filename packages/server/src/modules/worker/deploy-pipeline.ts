@@ -113,7 +113,8 @@ export async function runPipeline(ctx: PipelineContext): Promise<void> {
   }
 
   // 2. Env and secret files, decrypted only now and only in memory.
-  const material = await materialise(ctx, spec);
+  const material = await materialise(ctx.vault, ctx.secrets, app, spec);
+  await ctx.log('system', `materialised env for ${material.size} service(s)`);
 
   // 3-4. New containers, in dependsOn order, each healthy before its dependants start.
   const network = await docker.ensureNetwork(networkName(app.id), appLabels(app));
@@ -187,22 +188,26 @@ export async function removeDeploymentContainers(docker: DockerDriver, deploymen
   for (const c of await docker.listContainers({ [LABELS.deployment]: deploymentId }, { all: true })) await docker.removeContainer(c.id);
 }
 
-async function materialise(ctx: PipelineContext, spec: AppSpec): Promise<Map<string, { env: Record<string, string>; files: Record<string, string> }>> {
-  const { app } = ctx;
+export type Material = Map<string, { env: Record<string, string>; files: Record<string, string> }>;
+
+/**
+ * Each service's env and secret files, decrypted in memory only: app-wide values first, then the service's own
+ * (which win); within a level, inline env wins over envFrom secrets.
+ */
+export async function materialise(vault: VaultService, secretsService: SecretsService, app: { id: string; org_id: string }, spec: AppSpec): Promise<Material> {
   const names = [...new Set([...spec.envFrom, ...spec.secretFiles, ...spec.services.flatMap((s) => [...s.envFrom, ...s.secretFiles])])];
-  const secrets = names.length ? await ctx.secrets.resolveForApp(app.org_id, app.id, names) : {};
+  const secrets = names.length ? await secretsService.resolveForApp(app.org_id, app.id, names) : {};
   const decryptEnv = (service: string, env: Record<string, string>) =>
-    Object.fromEntries(Object.entries(env).map(([k, ct]) => [k, ctx.vault.decrypt(envAad(app.org_id, app.id, service, k), ct)]));
+    Object.fromEntries(Object.entries(env).map(([k, ct]) => [k, vault.decrypt(envAad(app.org_id, app.id, service, k), ct)]));
   const fromSecrets = (list: string[]) => Object.assign({}, ...list.map((n) => secrets[n] ?? {})) as Record<string, string>;
   const appEnv = { ...fromSecrets(spec.envFrom), ...decryptEnv('', spec.env) };
   const appFiles = fromSecrets(spec.secretFiles);
-  const out = new Map<string, { env: Record<string, string>; files: Record<string, string> }>();
+  const out: Material = new Map();
   for (const svc of spec.services as ServiceSpec[]) {
     out.set(svc.name, {
       env: { ...appEnv, ...fromSecrets(svc.envFrom), ...decryptEnv(svc.name, svc.env) },
       files: { ...appFiles, ...fromSecrets(svc.secretFiles) },
     });
   }
-  await ctx.log('system', `materialised env for ${out.size} service(s)`);
   return out;
 }
