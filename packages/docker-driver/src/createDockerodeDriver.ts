@@ -326,6 +326,16 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       await startAndDeliver(found.info.Id, found.info.Name.replace(/^\//, ''), found.secretKeys.length ? files : undefined);
     },
 
+    async holdSecretFiles(id, files) {
+      const found = await specOf(id);
+      if (!found) throw new DockerError('not_found', `container ${id} does not exist`);
+      requireSecrets(id, found.secretKeys, files);
+      if (!found.secretKeys.length) return;
+      const user = found.info.Config.User ?? '';
+      keeper.set(found.info.Id, found.info.Name.replace(/^\//, ''), user, files);
+      if (found.info.State.Running) await deliverSecretFiles(docker.getContainer(found.info.Id), files, user, callTimeoutMs);
+    },
+
     removeContainer: removeQuietly,
 
     async recreateContainer(id, o = {}) {

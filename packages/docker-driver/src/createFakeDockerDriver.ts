@@ -353,6 +353,16 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       if (!c.running) start(c, held.get(c.id));
     },
 
+    async holdSecretFiles(id, files) {
+      track('holdSecretFiles', [id, Object.keys(files)]);
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `container ${id} does not exist`);
+      requireSecrets(c, files);
+      if (!(secretKeysOf(c).secretKeys ?? []).length) return;
+      held.set(c.id, { ...files });
+      if (c.running) secretStore.set(c.id, { ...files });
+    },
+
     async removeContainer(id) {
       track('removeContainer', [id]);
       const c = find(id);

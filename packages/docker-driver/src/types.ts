@@ -143,6 +143,12 @@ export interface DockerDriver {
   stopContainer(id: string, timeoutSec?: number): Promise<void>;
   /** Secret files are lost with the tmpfs when a container stops; pass them if this driver did not create it. */
   startContainer(id: string, opts?: { secretFiles?: Record<string, string> }): Promise<void>;
+  /**
+   * Gives the driver the secret files of a container it did not start (e.g. after a control-plane restart), so
+   * engine restarts deliver them again; a running container gets them at once. The keys must be those it was
+   * created with.
+   */
+  holdSecretFiles(id: string, files: Record<string, string>): Promise<void>;
   /** Force; idempotent. Anonymous volumes (the secrets tmpfs) go with it. */
   removeContainer(id: string): Promise<void>;
   /** Same spec, new container (new id, same name). */

@@ -201,6 +201,20 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       await until('secret back after restart', async () => (await h.readSecret(c.id, 'DB_PASSWORD').catch(() => undefined)) === s.secretFiles?.DB_PASSWORD, 15_000);
     });
 
+    it('holds secret files handed back to it: a running container gets them now, a later start and a crash restart too', async () => {
+      const s = spec({ secretFiles: { SESSION_KEY: 'old' } });
+      const c = await d.runContainer(s);
+      expect((await failure(d.holdSecretFiles(c.id, { OTHER: 'x' }))).code).toBe('not_found'); // not its keys
+      await d.holdSecretFiles(c.id, { SESSION_KEY: 'new' });
+      expect(await h.readSecret(c.id, 'SESSION_KEY')).toBe('new');
+      await h.crash(c.id);
+      await until('held secret back after restart', async () => (await h.readSecret(c.id, 'SESSION_KEY').catch(() => undefined)) === 'new', 15_000);
+      await d.stopContainer(c.id, 2);
+      await d.startContainer(c.id);
+      expect(await h.readSecret(c.id, 'SESSION_KEY')).toBe('new');
+      expect((await failure(d.holdSecretFiles('no-such-container', { K: 'v' }))).code).toBe('not_found');
+    });
+
     it('refuses bad secret file names', async () => {
       expect((await failure(d.runContainer(spec({ secretFiles: { '../x': 'y' } })))).code).toBe('invalid_path');
     });

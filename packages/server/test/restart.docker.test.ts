@@ -94,8 +94,14 @@ describe('control plane killed mid-deployment', () => {
     const log = await api('GET', `/apps/${v2.appId}/deployments/${v2.deploymentId}/logs`);
     expect(log.body.lines.at(-1)).toMatchObject({ stream: 'error', text: expect.stringContaining('interrupted') });
 
-    // The new process holds no secret file contents: restarting the app materialises them again (vault unsealed).
+    // The new process holds no secret file contents. Unsealing hands them back to the driver, so when the app crashes
+    // and the engine restarts it (its tmpfs empty again) the files come back.
     expect((await api('POST', '/admin/unseal', { key: masterKey })).status).toBe(200);
+    const [running] = await docker.listContainers({ [LABELS.app]: v1.appId });
+    await exec(running!.id, ['kill', '1']).catch(() => undefined); // the app dies; restart policy brings it back
+    const cat = async () => (await exec(running!.id, ['cat', '/run/secrets/TOKEN']).catch(() => ({ out: '' }))).out;
+    expect(await until(async () => (await cat()) === 'file-survives-restarts', 20_000)).toBe(true);
+    // Restarting through the API materialises them again too.
     const restarted = await api('POST', `/apps/${v1.appId}/restart`);
     expect(restarted.status, JSON.stringify(restarted.body)).toBe(200);
     const [fresh] = await docker.listContainers({ [LABELS.app]: v1.appId });

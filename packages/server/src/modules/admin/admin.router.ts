@@ -37,7 +37,11 @@ export const adminRouter = router({
     .mutation(async ({ ctx, input }) => {
       const result = await ctx.services.vault.unseal(ctx.auth, input.key, input.previous);
       // Once per unseal: finishes a re-encryption a seal or restart interrupted (a no-op with a single term).
-      if (!result.sealed && result.outcome !== 'already_unsealed') ctx.services.reencrypt.kick('unseal');
+      if (!result.sealed && result.outcome !== 'already_unsealed') {
+        ctx.services.reencrypt.kick('unseal');
+        // After a restart the engine driver holds no secret files: hand them back before a crash needs them.
+        void ctx.services.apps.rearmSecretFiles();
+      }
       return result;
     }),
 

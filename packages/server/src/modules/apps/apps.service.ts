@@ -88,6 +88,34 @@ export class AppsService {
     return { app: this.toDto((await this.repo.findById(app.id))!) };
   }
 
+  /**
+   * Hands every running app's secret files back to the engine driver (it keeps them only in memory, so after a
+   * control-plane restart it cannot refill the tmpfs when the engine restarts a crashed container). Runs after each
+   * unseal; never throws, failures are logged per app.
+   */
+  async rearmSecretFiles(): Promise<number> {
+    let armed = 0;
+    for (const app of await this.repo.listAll()) {
+      if (!app.current_deployment_id) continue;
+      try {
+        const current = await this.repo.deploymentById(app.current_deployment_id);
+        const spec = JSON.parse(current?.spec ?? app.spec) as AppSpec;
+        if (!spec.secretFiles.length && !spec.services.some((s) => s.secretFiles.length)) continue;
+        const material = await materialise(this.vault, this.secrets, app, spec);
+        for (const c of await this.currentContainers(app)) {
+          const files = material.get(c.labels[LABELS.service] ?? 'app')?.files;
+          if (files && Object.keys(files).length) {
+            await this.deps.docker.holdSecretFiles(c.id, files);
+            armed++;
+          }
+        }
+      } catch (err) {
+        this.deps.log.warn({ err, appId: app.id }, 'could not hand secret files back to the engine driver');
+      }
+    }
+    return armed;
+  }
+
   /** Stops the containers; the domain answers 503 until the app is restarted or redeployed. */
   async stop(auth: AuthContext, appId: string): Promise<{ app: AppDto }> {
     const app = await this.require(auth, appId);
