@@ -248,6 +248,15 @@ describe('apps routes', () => {
     expect((await call('POST', '/deploy', { token: bob.accessToken, body: { name: name('reuse'), image: 'a:1', domain: r.body.domain } })).status).toBe(202);
   });
 
+  it('engine trouble during an app action answers a clear error, not internal', async () => {
+    const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('sick'), image: 'acme/sick:1' } });
+    await waitFor(r.body.appId, r.body.deploymentId, alice.accessToken);
+    docker.failHealth('acme/sick:1'); // from now on its containers never become healthy
+    const res = await call('POST', `/apps/${r.body.appId}/restart`, { token: alice.accessToken });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/^Docker: .*health/i) });
+  });
+
   it('cancels a queued deployment, and a newer deployment cancels a still-queued older one', async () => {
     await h.worker.stop(); // hold the queue
     try {

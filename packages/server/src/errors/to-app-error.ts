@@ -1,5 +1,6 @@
 // Converts whatever a transport caught into the AppError it stands for. Unknown errors become `internal`
 // with a fixed message: their text (and stack) never reach a client.
+import { DockerError } from '@cynchro/docker-driver';
 import { TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
 import { AppError } from './app-error.js';
@@ -11,12 +12,20 @@ export function zodToAppError(err: ZodError): AppError {
   return new AppError('validation', 'Invalid input', { details: { formErrors: flat.formErrors, fieldErrors } });
 }
 
+/** Engine trouble during an app action (restart, stop, delete, logs) is said plainly, not hidden as `internal`. */
+function dockerToAppError(err: DockerError): AppError {
+  const busy = err.code === 'engine' || err.code === 'timeout' || err.code === 'health_timeout';
+  return new AppError(busy ? 'unavailable' : 'conflict', `Docker: ${err.message}`, { cause: err });
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof DockerError) return dockerToAppError(err);
   if (err instanceof ZodError) return zodToAppError(err);
   if (err instanceof TRPCError) {
     const cause = err.cause;
     if (cause instanceof AppError) return cause;
+    if (cause instanceof DockerError) return dockerToAppError(cause);
     if (cause instanceof ZodError) return zodToAppError(cause);
     if (cause && typeof cause === 'object' && (cause as { name?: string }).name === 'ZodError') {
       return zodToAppError(cause as ZodError);
