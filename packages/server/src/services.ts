@@ -28,12 +28,19 @@ export function createServices(deps: Deps): Services {
   const secrets = new SecretsService(deps, vault, appLookup(new AppsRepo(deps.db)));
   const deploy = new DeployService(deps, vault, secrets);
   const reencrypt = new ReencryptJob(deps);
+  const apps = new AppsService(deps, vault, secrets, deploy);
+  // Once the keys are back: finish a re-encryption a seal or restart cut short (a no-op with one term), and hand
+  // running apps' secret files back to the engine driver (it lost them if the server restarted).
+  vault.afterUnseal.push(
+    () => void reencrypt.kick('unseal'),
+    () => void apps.rearmSecretFiles(),
+  );
   return {
     auth: new AuthService(deps),
     vault,
     secrets,
     deploy,
-    apps: new AppsService(deps, vault, secrets, deploy),
+    apps,
     webhooks: new WebhooksService(deps, vault, deploy),
     reencrypt,
     maintenance: new Maintenance(deps, reencrypt),

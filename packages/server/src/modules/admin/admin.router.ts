@@ -34,16 +34,7 @@ export const adminRouter = router({
     .meta({ openapi: { method: 'POST', path: '/admin/unseal', tags, summary: 'Load the master key into memory; with `previous`, rotate it (operators only)' }, errors: ['validation', 'invalid_key', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
     .input(UnsealInput)
     .output(UnsealResult)
-    .mutation(async ({ ctx, input }) => {
-      const result = await ctx.services.vault.unseal(ctx.auth, input.key, input.previous);
-      // Once per unseal: finishes a re-encryption a seal or restart interrupted (a no-op with a single term).
-      if (!result.sealed && result.outcome !== 'already_unsealed') {
-        ctx.services.reencrypt.kick('unseal');
-        // After a restart the engine driver holds no secret files: hand them back before a crash needs them.
-        void ctx.services.apps.rearmSecretFiles();
-      }
-      return result;
-    }),
+    .mutation(({ ctx, input }) => ctx.services.vault.unseal(ctx.auth, input.key, input.previous)),
 
   seal: auditedAdminProcedure
     .meta({ openapi: { method: 'POST', path: '/admin/seal', tags, summary: 'Drop the master key from memory (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })

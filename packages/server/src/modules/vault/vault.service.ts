@@ -24,6 +24,8 @@ export interface DataKeyStatus {
 export class VaultService implements FieldCrypto {
   /** Inline env values, repo tokens, webhook secrets: see EnvCipher for the AAD layouts. */
   readonly env: EnvCipher;
+  /** Work that needs the keys and waits for them: run once after each unseal that loaded the key (set by services.ts). */
+  readonly afterUnseal: (() => void)[] = [];
 
   constructor(private readonly deps: Pick<Deps, 'vault' | 'db' | 'clock' | 'log'>) {
     this.env = new EnvCipher(this);
@@ -53,7 +55,9 @@ export class VaultService implements FieldCrypto {
       const outcome = await this.deps.vault.unseal(key, previous);
       await this.audit({ userId: auth.userId, orgId: auth.orgId, action, outcome: 'ok', detail: outcome });
       // A seal() racing this unseal wins, so report the state the vault is actually in.
-      return { sealed: this.deps.vault.sealed, outcome };
+      const sealed = this.deps.vault.sealed;
+      if (!sealed && outcome !== 'already_unsealed') for (const run of this.afterUnseal) run();
+      return { sealed, outcome };
     } catch (error) {
       const appError = this.toAppError(error);
       const detail = isVaultError(error) ? error.code : appError.code;
