@@ -1,5 +1,6 @@
 import type Dockerode from 'dockerode';
 import type { IncomingMessage } from 'node:http';
+import { engineSince } from './engineEvents.js';
 import { deliverSecretFiles } from './secretFiles.js';
 
 interface Held {
@@ -18,6 +19,11 @@ export class SecretKeeper {
   private events: IncomingMessage | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  /**
+   * Milliseconds: how far the starts are known to be handled. Every request asks for the events since then, so
+   * the starts of a dockerd restart, which happen while there is no stream, are replayed on the reconnect.
+   */
+  private seenUntil: number | undefined;
 
   constructor(
     private readonly docker: Dockerode,
@@ -59,12 +65,17 @@ export class SecretKeeper {
       this.retry = setTimeout(() => this.watch(), 1000);
       this.retry.unref();
     };
+    const connectedAt = Date.now();
+    // `since` also closes the gap between the request and the engine's subscription: the engine hands over its
+    // backlog and subscribes in one step. Starts seen twice only copy the same files again.
+    const query = { filters: { type: ['container'], event: ['start'] }, since: engineSince(this.seenUntil ?? connectedAt) };
     this.docker
-      .getEvents({ filters: { type: ['container'], event: ['start'] } })
+      .getEvents(query as unknown as Dockerode.GetEventsOptions)
       .then((stream) => {
         const res = stream as IncomingMessage;
         if (this.closed) return res.destroy();
         this.events = res;
+        this.seenUntil = Math.max(this.seenUntil ?? 0, connectedAt);
         // The watcher must never keep the process alive on its own.
         res.socket?.unref();
         let buf = '';
@@ -82,12 +93,13 @@ export class SecretKeeper {
   }
 
   private onEvent(line: string): void {
-    let ev: { id?: string; status?: string; Action?: string };
+    let ev: { id?: string; status?: string; Action?: string; timeNano?: number };
     try {
       ev = JSON.parse(line) as typeof ev;
     } catch {
       return;
     }
+    if (typeof ev.timeNano === 'number') this.seenUntil = Math.max(this.seenUntil ?? 0, Math.floor(ev.timeNano / 1e6));
     const held = ev.id ? this.held.get(ev.id) : undefined;
     if (!held || !ev.id) return;
     // Best effort: a failure here leaves the app without its files, which its own health check will show.

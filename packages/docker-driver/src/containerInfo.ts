@@ -30,18 +30,35 @@ export function hostPortOf(info: Dockerode.ContainerInspectInfo, port?: number):
   return undefined;
 }
 
+/** The engine's "never" is Go's zero time. */
+function isoOrUndefined(t: string | undefined): string | undefined {
+  if (!t || t.startsWith('0001-01-01')) return undefined;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 export function fromInspect(info: Dockerode.ContainerInspectInfo): ContainerInfo {
+  const st = info.State;
   const c: ContainerInfo = {
     id: info.Id,
     name: info.Name.replace(/^\//, ''),
     image: info.Config.Image,
     labels: publicLabels(info.Config.Labels),
-    state: info.State.Status,
-    running: info.State.Running && !info.State.Restarting,
+    state: st.Status,
+    // The engine counts a container between two restart-policy attempts as running.
+    running: st.Running && !st.Restarting,
     createdAt: new Date(info.Created).toISOString(),
+    exitCode: st.ExitCode,
+    oomKilled: st.OOMKilled,
+    restartCount: info.RestartCount,
+    restarting: st.Restarting,
   };
   const hp = hostPortOf(info);
   if (hp !== undefined) c.hostPort = hp;
+  const startedAt = isoOrUndefined(st.StartedAt);
+  if (startedAt) c.startedAt = startedAt;
+  const finishedAt = isoOrUndefined(st.FinishedAt);
+  if (finishedAt) c.finishedAt = finishedAt;
   return c;
 }
 

@@ -8,6 +8,7 @@ import { decodeSpec, encodeSpec, SPEC_LABEL } from './containerSpecLabel.js';
 import { DockerError, engineMessage, engineStatus, toDockerError } from './DockerError.js';
 import { abortReason, DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
 import { followContainerLogs } from './followContainerLogs.js';
+import { followEngineEvents } from './followEngineEvents.js';
 import { LogDecoder } from './LogDecoder.js';
 import { SecretKeeper } from './SecretKeeper.js';
 import { deliverSecretFiles, secretsMount } from './secretFiles.js';
@@ -40,6 +41,8 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
   const callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const gitAllowHosts = opts.gitAllowHosts ?? [];
   const keeper = new SecretKeeper(docker, callTimeoutMs);
+  // close() ends the events() iterations begun before it, so a forgotten one cannot keep a request open.
+  let closing = new AbortController();
 
   /** One engine call: deadline, and engine errors mapped to DockerError (404 → not_found). */
   const call = <T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs): Promise<T> =>
@@ -381,6 +384,8 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       return found.map(fromListEntry);
     },
 
+    events: (o = {}) => followEngineEvents(docker, o, callTimeoutMs, closing.signal),
+
     async listNetworks(labels) {
       const nets = await call('list networks', (abortSignal) =>
         docker.listNetworks({ filters: { label: labelFilter(labels) }, abortSignal } as Dockerode.NetworkListOptions),
@@ -448,7 +453,11 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       if (failures.length) throw new DockerError('engine', `cleanup left things behind: ${failures.join('; ')}`);
     },
 
-    close: () => keeper.close(),
+    async close() {
+      closing.abort();
+      closing = new AbortController();
+      await keeper.close();
+    },
   };
   return driver;
 }

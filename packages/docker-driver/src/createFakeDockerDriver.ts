@@ -2,11 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from './DockerError.js';
 import { abortReason } from './engineCall.js';
+import { FakeEngineEvents } from './FakeEngineEvents.js';
 import {
   LABELS,
   type ContainerInfo,
   type ContainerSpec,
   type DockerDriver,
+  type EngineEvent,
+  type EngineEventAction,
   type ImageInfo,
   type Labels,
   type LogLine,
@@ -27,6 +30,12 @@ interface FakeContainer {
   /** Bumped on every start, so followers know a new run began. */
   generation: number;
   removed: boolean;
+  exitCode: number;
+  restartCount: number;
+  /** Between two restart-policy attempts (crash loop). */
+  restarting: boolean;
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 interface FakeImage extends ImageInfo {
@@ -44,8 +53,37 @@ export interface FakeDockerControls {
   failHealth(image: string): void;
   /** Appends a log line as if the container printed it. */
   emitLog(id: string, text: string, stream?: 'stdout' | 'stderr'): void;
-  /** The engine's restart policy restarting a container after a crash (followers with followRestarts continue). */
-  crash(id: string): void;
+  /**
+   * The app exits with `exitCode` and the restart policy brings it back at once (die, start; a new host port,
+   * restartCount + 1; followers with followRestarts continue).
+   */
+  crash(id: string, exitCode?: number): void;
+  /** `docker kill`: kill (signal 9), die (137); the restart policy leaves it exited. */
+  kill(id: string): void;
+  /**
+   * The app keeps dying: die with `exitCode`, then the container waits between restart attempts (state
+   * restarting, running false, no port). Called again while looping: one more failed attempt (start, die).
+   */
+  crashLoop(id: string, exitCode?: number): void;
+  /** Ends a crash loop: the next attempt stays up (start, new host port). */
+  recover(id: string): void;
+  /** Containers of this image exit with `exitCode` as soon as they start, and crash-loop (see crashLoop). */
+  crashOnStart(image: string, exitCode?: number): void;
+  /** `docker rm -f` behind the platform's back: kill, die (137) if it was running, destroy. */
+  removeExternally(id: string): void;
+  /** `docker restart`: kill (15), die, stop if it was running, then start (new host port), restart. */
+  restartExternally(id: string): void;
+  /** A health check result (the engine's `health_status: …` event). */
+  setHealth(id: string, status: 'healthy' | 'unhealthy' | 'starting'): void;
+  /**
+   * dockerd stops: every events() iteration throws (connection lost), every driver call rejects with
+   * DockerError 'engine' until engineUp(), followLogs ends with that error, and the event history is lost.
+   */
+  engineDown(): void;
+  /** dockerd is back: the containers running before engineDown start again (start events, new host ports). */
+  engineUp(): void;
+  /** engineDown() then engineUp(): what a dockerd restart looks like to the platform. */
+  restartEngine(): void;
   /** Secret files as the app would read them (undefined when the container has none or is gone). */
   secretFilesOf(id: string): Record<string, string> | undefined;
   /** The last options passed to buildFromGit, token included, so server tests can assert on them. */
@@ -65,6 +103,14 @@ function matches(labels: Labels, want: Labels): boolean {
 function newId(): string {
   return randomBytes(32).toString('hex');
 }
+
+/** The driver methods that talk to the engine, so they fail while the fake engine is down. */
+const ENGINE_METHODS = [
+  'ping', 'pullImage', 'imageExists', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
+  'ensureNetwork', 'runContainer', 'inspectContainer', 'containerSpec', 'stopContainer', 'startContainer',
+  'holdSecretFiles', 'removeContainer', 'recreateContainer', 'waitHealthy', 'logs', 'listContainers', 'listNetworks',
+  'listVolumes', 'removeByLabels',
+] as const satisfies readonly (keyof DockerDriver)[];
 
 /**
  * An in-memory DockerDriver for fast server tests. It follows the same contract as the dockerode driver
@@ -86,14 +132,33 @@ export function createFakeDockerDriver(): FakeDockerDriver {
   let headCommit = createHash('sha1').update('fake-head').digest('hex');
   let lastGit: Parameters<DockerDriver['buildFromGit']>[0] | undefined;
   let clock = 0;
+  const events = new FakeEngineEvents();
+  // Replaced on close, so a driver handed to the next runtime (server restart tests) can be followed again.
+  let closing = new AbortController();
+  let down = false;
+  let downRunning: string[] = [];
+  const crashingImages = new Map<string, number>();
 
   const notify = () => {
     for (const w of [...waiters]) w();
   };
-  const now = () => {
+  const tick = () => {
     // Strictly increasing, so ordering and de-duplication by timestamp behave like the engine's ns stamps.
     clock = Math.max(clock + 1, Date.now());
-    return new Date(clock).toISOString();
+    return clock;
+  };
+  const now = () => new Date(tick()).toISOString();
+  let wallClock = 0;
+  /**
+   * Event times and run start/end times: the wall clock, never going back. Unlike tick() it does not run ahead of
+   * Date.now() under load, so a caller comparing them with its own clock (since, timeouts) sees what the engine
+   * gives; like the engine's milliseconds, several events can share one.
+   */
+  const wall = () => (wallClock = Math.max(wallClock, Date.now()));
+  const unavailable = (what: string) =>
+    new DockerError('engine', `${what}: connect ENOENT /var/run/docker.sock (the fake Docker engine is down)`);
+  const requireUp = () => {
+    if (down) throw new Error('the fake Docker engine is down: nothing happens to containers until engineUp()');
   };
 
   const find = (idOrName: string): FakeContainer | undefined => {
@@ -106,7 +171,8 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     for (const i of images.values()) if (i.refs.has(ref) || i.id.replace(/^sha256:/, '').startsWith(bare)) return i;
     return undefined;
   };
-  const info = (c: FakeContainer): ContainerInfo => {
+  /** `inspected`: the run-state details only an inspect reports. */
+  const info = (c: FakeContainer, inspected = false): ContainerInfo => {
     const out: ContainerInfo = {
       id: c.id,
       name: c.name,
@@ -117,6 +183,11 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       createdAt: c.createdAt,
     };
     if (c.hostPort !== undefined && c.running) out.hostPort = c.hostPort;
+    if (inspected) {
+      Object.assign(out, { exitCode: c.exitCode, oomKilled: false, restartCount: c.restartCount, restarting: c.restarting });
+      if (c.startedAt) out.startedAt = c.startedAt;
+      if (c.finishedAt) out.finishedAt = c.finishedAt;
+    }
     return out;
   };
   const addImage = (ref: string, labels: Labels = {}, id = `sha256:${createHash('sha256').update(ref + Math.random()).digest('hex')}`) => {
@@ -138,19 +209,54 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     c.logs.push({ stream, timestamp: now(), text, containerId: c.id });
     notify();
   };
-  const start = (c: FakeContainer, files?: Record<string, string>) => {
+  const emit = (c: FakeContainer, action: EngineEventAction, extra: Partial<EngineEvent> = {}) =>
+    events.emit({ action, containerId: c.id, name: c.name, labels: { ...c.spec.labels }, time: wall(), ...extra });
+  /**
+   * A run begins. `explicit`: asked for (run, start, `docker restart`), which resets the restart count as the
+   * engine does; otherwise the restart policy's doing. Secret files come from what the driver holds, as the real
+   * driver's restart watcher delivers them again. An image told to crashOnStart dies at once and loops.
+   */
+  const start = (c: FakeContainer, explicit: boolean) => {
     c.running = true;
+    c.restarting = false;
     c.state = 'running';
+    c.exitCode = 0;
     c.generation += 1;
+    c.startedAt = new Date(wall()).toISOString();
+    if (explicit) c.restartCount = 0;
+    // Every start publishes the port anew; the engine hands out the next free ephemeral port.
     if (c.spec.port !== undefined) c.hostPort = nextPort++;
+    const files = held.get(c.id);
     if (files && Object.keys(files).length) secretStore.set(c.id, { ...files });
+    emit(c, 'start');
     notify();
+    const crashCode = crashingImages.get(c.spec.image);
+    if (crashCode !== undefined) die(c, crashCode, true);
   };
-  const stop = (c: FakeContainer) => {
+  /** The process ended; `restart`: the restart policy will try again (state restarting until it does). */
+  const die = (c: FakeContainer, exitCode: number, restart: boolean) => {
     c.running = false;
-    c.state = 'exited';
+    c.exitCode = exitCode;
+    c.finishedAt = new Date(wall()).toISOString();
+    c.restarting = restart;
+    c.state = restart ? 'restarting' : 'exited';
+    // The engine counts the attempt when it schedules it.
+    if (restart) c.restartCount += 1;
     // The secrets tmpfs goes with the run.
     secretStore.delete(c.id);
+    emit(c, 'die', { exitCode });
+    notify();
+  };
+  /** A stop as the engine does it: SIGTERM (the app exits cleanly), no restart. */
+  const stop = (c: FakeContainer) => {
+    if (c.running) {
+      emit(c, 'kill', { signal: 15 });
+      die(c, 0, false);
+    } else {
+      c.restarting = false;
+      c.state = 'exited';
+    }
+    emit(c, 'stop');
     notify();
   };
   const create = (spec: ContainerSpec, name: string): FakeContainer => {
@@ -170,19 +276,37 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       logs: [],
       generation: 0,
       removed: false,
+      exitCode: 0,
+      restartCount: 0,
+      restarting: false,
     };
     delete c.spec.secretFiles;
     containers.set(c.id, c);
+    emit(c, 'create');
     return c;
   };
   const held = new Map<string, Record<string, string>>();
+  /** A forced removal: a running container is killed first (kill 9, die 137). */
   const remove = (c: FakeContainer) => {
+    if (c.running) {
+      emit(c, 'kill', { signal: 9 });
+      die(c, 137, false);
+    }
     c.removed = true;
     c.running = false;
     containers.delete(c.id);
     secretStore.delete(c.id);
     held.delete(c.id);
+    emit(c, 'destroy');
     notify();
+  };
+  const mustFind = (id: string): FakeContainer => {
+    const c = find(id);
+    if (!c) throw new DockerError('not_found', `no such container: ${id}`);
+    return c;
+  };
+  const mustRun = (c: FakeContainer, what: string): void => {
+    if (!c.running) throw new DockerError('engine', `${what}: container ${c.id} is not running`);
   };
   const secretKeysOf = (c: FakeContainer) => c.spec as ContainerSpec & { secretKeys?: string[] };
   const requireSecrets = (c: FakeContainer, files: Record<string, string> | undefined) => {
@@ -207,12 +331,84 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       if (!c) throw new DockerError('not_found', `no such container: ${id}`);
       log(c, text, stream);
     },
-    crash(id) {
-      const c = find(id);
-      if (!c) throw new DockerError('not_found', `no such container: ${id}`);
-      stop(c);
-      const files = held.get(c.id);
-      start(c, files);
+    crash(id, exitCode = 1) {
+      requireUp();
+      const c = mustFind(id);
+      mustRun(c, 'crash');
+      die(c, exitCode, true);
+      start(c, false);
+    },
+    kill(id) {
+      requireUp();
+      const c = mustFind(id);
+      mustRun(c, 'kill');
+      emit(c, 'kill', { signal: 9 });
+      die(c, 137, false);
+    },
+    crashLoop(id, exitCode = 1) {
+      requireUp();
+      const c = mustFind(id);
+      if (c.restarting) {
+        // One more attempt that dies at once: log followers see a run begin and end.
+        c.generation += 1;
+        emit(c, 'start');
+        die(c, exitCode, true);
+        return;
+      }
+      mustRun(c, 'crashLoop');
+      die(c, exitCode, true);
+    },
+    recover(id) {
+      requireUp();
+      const c = mustFind(id);
+      if (!c.restarting) throw new DockerError('engine', `recover: container ${c.id} is not in a crash loop`);
+      crashingImages.delete(c.spec.image);
+      start(c, false);
+    },
+    crashOnStart(image, exitCode = 1) {
+      crashingImages.set(image, exitCode);
+    },
+    removeExternally(id) {
+      requireUp();
+      remove(mustFind(id));
+    },
+    restartExternally(id) {
+      requireUp();
+      const c = mustFind(id);
+      if (c.running) stop(c);
+      start(c, true);
+      emit(c, 'restart');
+    },
+    setHealth(id, status) {
+      requireUp();
+      emit(mustFind(id), 'health', { health: status });
+    },
+    engineDown() {
+      if (down) return;
+      down = true;
+      // unless-stopped: what ran (or was crash-looping) comes back with the daemon, what was stopped does not.
+      downRunning = [...containers.values()].filter((c) => c.running || c.restarting).map((c) => c.id);
+      for (const id of downRunning) {
+        const c = containers.get(id) as FakeContainer;
+        c.running = false;
+        c.restarting = false;
+        c.state = 'exited';
+        secretStore.delete(c.id);
+      }
+      events.breakAll(() => new DockerError('engine', "the Docker engine's event stream broke: socket hang up (the fake Docker engine went down)"));
+      notify();
+    },
+    engineUp() {
+      if (!down) return;
+      down = false;
+      for (const id of downRunning.splice(0)) {
+        const c = containers.get(id);
+        if (c) start(c, true);
+      }
+    },
+    restartEngine() {
+      driver.engineDown();
+      driver.engineUp();
     },
     secretFilesOf: (id) => {
       const c = find(id);
@@ -318,14 +514,14 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       const c = create(spec, spec.name);
       (c.spec as ContainerSpec & { secretKeys?: string[] }).secretKeys = Object.keys(spec.secretFiles ?? {});
       if (spec.secretFiles && Object.keys(spec.secretFiles).length) held.set(c.id, { ...spec.secretFiles });
-      start(c, spec.secretFiles);
-      return info(c);
+      start(c, true);
+      return info(c, true);
     },
 
     async inspectContainer(id) {
       track('inspectContainer', [id]);
       const c = find(id);
-      return c ? info(c) : null;
+      return c ? info(c, true) : null;
     },
 
     async containerSpec(id) {
@@ -340,7 +536,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     async stopContainer(id) {
       track('stopContainer', [id]);
       const c = find(id);
-      if (c?.running) stop(c);
+      if (c?.running || c?.restarting) stop(c);
     },
 
     async startContainer(id, o = {}) {
@@ -350,7 +546,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       const files = o.secretFiles ?? held.get(c.id);
       requireSecrets(c, files);
       if (files && (secretKeysOf(c).secretKeys ?? []).length) held.set(c.id, { ...files });
-      if (!c.running) start(c, held.get(c.id));
+      if (!c.running) start(c, true);
     },
 
     async holdSecretFiles(id, files) {
@@ -378,12 +574,14 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       const keys = secretKeysOf(old).secretKeys ?? [];
       const { secretKeys, ...spec } = structuredClone(old.spec) as ContainerSpec & { secretKeys?: string[] };
       void secretKeys;
+      // The real driver's order, so the events match: create under a temporary name, remove the old one, rename, start.
+      const c = create(spec, `${old.name}-recreate-${randomBytes(4).toString('hex')}`);
       remove(old);
-      const c = create(spec, old.name);
+      c.name = old.name;
       (c.spec as ContainerSpec & { secretKeys?: string[] }).secretKeys = keys;
       if (files && keys.length) held.set(c.id, { ...files });
-      start(c, keys.length ? files : undefined);
-      return info(c);
+      start(c, true);
+      return info(c, true);
     },
 
     async waitHealthy(id, o) {
@@ -411,6 +609,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       track('followLogs', [id]);
       const { signal } = o;
       return (async function* () {
+        if (down) throw unavailable('follow logs');
         const c = find(id);
         if (!c) return;
         const sinceMs = o.since !== undefined ? o.since * 1000 : -Infinity;
@@ -423,6 +622,11 @@ export function createFakeDockerDriver(): FakeDockerDriver {
             if (line) yield { ...line };
           }
           if (c.removed) return;
+          // As on the engine: a plain follow just sees its stream end; one that waits for the next run cannot ask.
+          if (down) {
+            if (!o.followRestarts) return;
+            throw unavailable('follow logs');
+          }
           if (!c.running || c.generation !== generation) {
             if (!o.followRestarts) return;
             generation = c.generation;
@@ -443,7 +647,12 @@ export function createFakeDockerDriver(): FakeDockerDriver {
 
     async listContainers(labels, o = {}) {
       track('listContainers', [labels]);
-      return [...containers.values()].filter((c) => matches(c.spec.labels, labels) && (o.all || c.running)).map(info);
+      return [...containers.values()].filter((c) => matches(c.spec.labels, labels) && (o.all || c.running)).map((c) => info(c));
+    },
+
+    events(o = {}) {
+      track('events', [{ since: o.since, labels: o.labels }]);
+      return events.follow(o, closing.signal, () => (down ? unavailable('follow engine events') : undefined));
     },
 
     async listNetworks(labels) {
@@ -465,8 +674,15 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     },
 
     async close() {
+      closing.abort();
+      closing = new AbortController();
       notify();
     },
   };
+  for (const m of ENGINE_METHODS) {
+    const real = driver[m] as (...args: unknown[]) => Promise<unknown>;
+    (driver as unknown as Record<string, unknown>)[m] = (...args: unknown[]) =>
+      down ? Promise.reject(unavailable(m)) : real.apply(driver, args);
+  }
   return driver;
 }

@@ -51,6 +51,63 @@ export interface ContainerInfo {
   /** The 127.0.0.1 port the container port is published on. */
   hostPort?: number;
   createdAt: string;
+  // The run-state details below come from a container inspect: inspectContainer fills them, listContainers
+  // leaves them undefined (the engine's list does not report them).
+  /** The last run's exit code; 0 while running (the engine resets it on every start). */
+  exitCode?: number;
+  /** Whether the last run ended because the kernel's OOM killer struck. */
+  oomKilled?: boolean;
+  /** Restarts done by the restart policy since the last explicit start (`docker start`/`restart` reset it). */
+  restartCount?: number;
+  /** The restart policy is between two attempts (a crash loop); `running` is false meanwhile. */
+  restarting?: boolean;
+  /** ISO 8601; the start of the current or last run. Undefined if it never started. */
+  startedAt?: string;
+  /** ISO 8601; the end of the last run. Undefined if no run ended yet. */
+  finishedAt?: string;
+}
+
+/** The container actions the platform reacts to; `health` stands for the engine's `health_status: …` actions. */
+export type EngineEventAction = 'create' | 'start' | 'die' | 'kill' | 'stop' | 'destroy' | 'oom' | 'restart' | 'health';
+
+/**
+ * One container event of the engine. What the engine emits for the usual operations (Docker 20.10):
+ * run → create, start · stop → kill, die, stop · `docker kill` → kill, die (137, no policy restart) ·
+ * crash → die, then start when the restart policy brings it back · `docker restart` → kill, die, stop, start,
+ * restart · `docker rm -f` → kill, die, destroy (just destroy when it was not running). Every start publishes
+ * the port anew, usually on a different host port.
+ */
+export interface EngineEvent {
+  action: EngineEventAction;
+  containerId: string;
+  /** The container's name at the time (without the leading slash); recreateContainer's new container is created under a temporary name. */
+  name?: string;
+  /** The container's labels as the event carries them (the spec label dropped). */
+  labels: Labels;
+  /** Milliseconds since the epoch (from the engine's nanosecond stamp); pass it back as `since` to resume. */
+  time: number;
+  /** For die: the exit code (137 after SIGKILL). */
+  exitCode?: number;
+  /** For kill: the signal number sent (9 for `docker kill`, 15 for a stop). */
+  signal?: number;
+  /** For health: 'healthy' | 'unhealthy' | 'starting'. */
+  health?: string;
+}
+
+export interface EngineEventsOptions {
+  /**
+   * Milliseconds since the epoch, inclusive (so an event whose `time` is passed back is delivered again): the
+   * engine's past events from then on come first. It holds only a short in-memory backlog, lost when dockerd
+   * restarts, so a caller resuming after a break must still re-read the containers' state.
+   */
+  since?: number;
+  /**
+   * Only containers carrying all these labels. The managed label is always part of the filter and defaults to
+   * `cloud.cynchro.managed=true`; pass it to watch another value (tests use their own).
+   */
+  labels?: Labels;
+  /** Aborting ends the iteration quietly and closes the request. */
+  signal?: AbortSignal;
 }
 
 export interface RegistryAuth {
@@ -157,10 +214,16 @@ export interface DockerDriver {
   logs(id: string, opts?: { tail?: number }): Promise<LogLine[]>;
   followLogs(id: string, opts?: FollowLogsOptions): AsyncIterable<LogLine>;
   listContainers(labels: Labels, opts?: { all?: boolean }): Promise<ContainerInfo[]>;
+  /**
+   * Follows the engine's container events (filtered on the engine's side). Ends when the signal aborts or the
+   * driver closes; throws a DockerError ('engine') when the connection to the engine breaks or the engine ends
+   * the stream (dockerd stopping or restarting): reconnect with back-off and `since` = the last event's time.
+   */
+  events(opts?: EngineEventsOptions): AsyncIterable<EngineEvent>;
   listNetworks(labels: Labels): Promise<{ id: string; name: string; labels: Labels }[]>;
   listVolumes(labels: Labels): Promise<{ name: string; labels: Labels }[]>;
   /** Containers, networks, volumes and (by default) images carrying all `labels`; idempotent. */
   removeByLabels(labels: Labels, opts?: { images?: boolean; volumes?: boolean }): Promise<void>;
-  /** Stops background work (the restart watcher that re-delivers secret files). */
+  /** Stops background work (the restart watcher that re-delivers secret files) and ends every events() iteration. */
   close(): Promise<void>;
 }

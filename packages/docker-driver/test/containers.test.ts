@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerodeDriver, DEFAULT_PIDS_LIMIT, LABELS, type ContainerSpec, type DockerDriver } from '../src/index.js';
-import { buildBusybox, docker, exec, findOnDockerDisk, runLabels, uniqueName } from './helpers/engine.js';
+import { buildBusybox, busyboxDir, docker, exec, findOnDockerDisk, runLabels, uniqueName } from './helpers/engine.js';
 import { failure } from './helpers/failure.js';
+import { watchEvents } from './helpers/watchEvents.js';
 
 const labels = runLabels();
 let driver: DockerDriver;
@@ -155,6 +156,90 @@ describe('containers on the real engine', () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('engine events of what happens behind the platform\'s back', () => {
+  const actions = (evs: { action: string }[]) => evs.map((e) => e.action);
+
+  it('docker kill: kill (9), die (137), and the restart policy leaves it exited; a start publishes the port again', async ({ annotate }) => {
+    const w = watchEvents(driver, { labels, since: Date.now() });
+    const c = await driver.runContainer(spec());
+    await docker.getContainer(c.id).kill();
+    const mine = await w.when(c.id, 'die');
+    expect(actions(mine)).toEqual(['create', 'start', 'kill', 'die']);
+    expect(mine[2]?.signal).toBe(9);
+    expect(mine[3]?.exitCode).toBe(137);
+    // The engine settles on restarting or not before it reports the die, so this inspect is the verdict.
+    const killed = await driver.inspectContainer(c.id);
+    expect(killed).toMatchObject({ state: 'exited', running: false, restarting: false, exitCode: 137, restartCount: 0 });
+    expect(killed?.hostPort).toBeUndefined();
+    await driver.startContainer(c.id);
+    expect(actions(await w.when(c.id, 'start', 2))).toEqual(['create', 'start', 'kill', 'die', 'start']);
+    const again = await driver.inspectContainer(c.id);
+    expect(again).toMatchObject({ running: true, exitCode: 0 });
+    expect(again?.hostPort).toEqual(expect.any(Number));
+    await annotate(`docker kill + start: host port ${c.hostPort} → ${again?.hostPort}`);
+    await w.stop();
+  });
+
+  it('docker restart: kill, die, stop, start, restart; the port is published again', async ({ annotate }) => {
+    const w = watchEvents(driver, { labels, since: Date.now() });
+    const c = await driver.runContainer(spec());
+    await docker.getContainer(c.id).restart({ t: 2 });
+    const mine = await w.when(c.id, 'restart');
+    expect(actions(mine)).toEqual(['create', 'start', 'kill', 'die', 'stop', 'start', 'restart']);
+    const after = await driver.inspectContainer(c.id);
+    expect(after).toMatchObject({ running: true, restartCount: 0 });
+    expect(after?.hostPort).toEqual(expect.any(Number));
+    await driver.waitHealthy(c.id, { path: '/', timeoutMs: 10_000 });
+    await annotate(`docker restart: host port ${c.hostPort} → ${after?.hostPort}`);
+    await w.stop();
+  });
+
+  it('docker rm -f: kill, die (137), destroy', async () => {
+    const w = watchEvents(driver, { labels, since: Date.now() });
+    const c = await driver.runContainer(spec());
+    await docker.getContainer(c.id).remove({ force: true });
+    const mine = await w.when(c.id, 'destroy');
+    expect(actions(mine)).toEqual(['create', 'start', 'kill', 'die', 'destroy']);
+    expect(mine[3]?.exitCode).toBe(137);
+    expect(mine[4]?.labels).toMatchObject(labels);
+    await w.stop();
+  });
+
+  it('leaves out a container without the managed label, and by default everything not managed=true', async () => {
+    // Its own image: the engine merges an image's labels into its containers', and this run's image has ours.
+    const tag = `cynchro-test-bb:${randomBytes(4).toString('hex')}`;
+    const dir = busyboxDir();
+    await driver.buildFromDirectory({ dir, tag, labels: { [LABELS.org]: labels[LABELS.org] } });
+    rmSync(dir, { recursive: true, force: true });
+    const w = watchEvents(driver, { labels, since: Date.now() });
+    const byDefault = watchEvents(driver, { since: Date.now() });
+    const created = await docker.createContainer({
+      Image: tag,
+      Cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'],
+      Labels: { [LABELS.org]: labels[LABELS.org] },
+      HostConfig: { Init: true },
+    });
+    try {
+      await created.start();
+      expect((await created.inspect()).Config.Labels?.[LABELS.managed]).toBeUndefined();
+      const sentinel = await driver.runContainer(spec());
+      await created.remove({ force: true });
+      await driver.removeContainer(sentinel.id);
+      // In order: once the sentinel's destroy is here, the other container's events would have been too.
+      await w.when(sentinel.id, 'destroy');
+      expect(w.of(created.id)).toEqual([]);
+      await byDefault.stop();
+      // This run's containers are managed=driver-test, so the default (managed=true) filter saw none of them.
+      expect(byDefault.of(sentinel.id)).toEqual([]);
+      expect(byDefault.of(created.id)).toEqual([]);
+    } finally {
+      await created.remove({ force: true }).catch(() => undefined);
+      await driver.removeImage(tag);
+      await w.stop();
     }
   });
 });

@@ -35,6 +35,7 @@ describeDriverContract('dockerode driver on the real engine', async () => {
     crash: async (id) => {
       await exec(id, ['touch', '/crash']);
     },
+    exiting: () => ({ image, command: ['sh', '-c', 'exit 3'] }),
     unpullable: '127.0.0.1:1/cynchro/nothing:latest',
     buildDir,
     imageTimeResolutionMs: 1000,

@@ -1,8 +1,9 @@
 // The contract every DockerDriver keeps; run against the dockerode driver (real engine) and the fake.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { LABELS, type ContainerSpec, type DockerDriver, type Labels, type LogLine } from '../src/index.js';
+import { LABELS, type ContainerSpec, type DockerDriver, type EngineEvent, type EngineEventsOptions, type Labels, type LogLine } from '../src/index.js';
 import { failure } from './helpers/failure.js';
+import { watchEvents } from './helpers/watchEvents.js';
 
 export interface ContractHarness {
   driver: DockerDriver;
@@ -17,8 +18,10 @@ export interface ContractHarness {
   say(id: string, text: string, stream: 'stdout' | 'stderr'): Promise<void>;
   /** A secret file as the app sees it, or undefined when absent. */
   readSecret(id: string, key: string): Promise<string | undefined>;
-  /** The app dies; the engine's restart policy brings it back. */
+  /** The app dies with exit code 3; the engine's restart policy brings it back. */
   crash(id: string): Promise<void>;
+  /** Spec fields of a container whose process exits with code 3 as soon as it starts. */
+  exiting(): Pick<ContainerSpec, 'image' | 'command'>;
   /** A ref whose pull must fail (no registry is reachable). */
   unpullable: string;
   /** A directory buildFromDirectory can build (its Dockerfile builds on `image`). */
@@ -49,6 +52,9 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       port: 8080,
       ...over,
     });
+
+    /** Follows the events of this run's containers. */
+    const watch = (o: Omit<EngineEventsOptions, 'signal'> = {}) => watchEvents(d, { labels: h.labels, ...o });
 
     beforeAll(async () => {
       h = await setup();
@@ -213,6 +219,125 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       await d.startContainer(c.id);
       expect(await h.readSecret(c.id, 'SESSION_KEY')).toBe('new');
       expect((await failure(d.holdSecretFiles('no-such-container', { K: 'v' }))).code).toBe('not_found');
+    });
+
+    it('reports container events with their labels: run, stop, start, forced removal', async () => {
+      const t0 = Date.now();
+      const w = watch({ since: t0 });
+      const s = spec();
+      const c = await d.runContainer(s);
+      await d.stopContainer(c.id, 2);
+      await d.startContainer(c.id);
+      await d.removeContainer(c.id);
+      const mine = await w.when(c.id, 'destroy');
+      // What dockerd 20.10 emits: a stop is SIGTERM (kill 15), a forced removal of a running container SIGKILL.
+      expect(mine.map((e) => e.action)).toEqual(['create', 'start', 'kill', 'die', 'stop', 'start', 'kill', 'die', 'destroy']);
+      expect(mine.filter((e) => e.action === 'kill').map((e) => e.signal)).toEqual([15, 9]);
+      expect(mine.filter((e) => e.action === 'die').map((e) => e.exitCode)).toEqual([0, 137]);
+      for (const e of mine) {
+        expect(e.labels).toEqual(s.labels);
+        expect(e.name).toBe(s.name);
+        expect(e.time).toBeGreaterThanOrEqual(t0 - 1);
+        expect(e.time).toBeLessThanOrEqual(Date.now());
+      }
+      const times = mine.map((e) => e.time);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      await w.stop();
+    });
+
+    it('reports a crash the restart policy undoes: die with the exit code, start, restart count up', async ({ annotate }) => {
+      const w = watch({ since: Date.now() });
+      const c = await d.runContainer(spec());
+      const before = await d.inspectContainer(c.id);
+      expect(before).toMatchObject({ exitCode: 0, restartCount: 0, restarting: false, oomKilled: false });
+      expect(before?.finishedAt).toBeUndefined();
+      await h.crash(c.id);
+      const mine = await w.when(c.id, 'start', 2);
+      expect(mine.map((e) => e.action)).toEqual(['create', 'start', 'die', 'start']);
+      expect(mine[2]?.exitCode).toBe(3);
+      const after = await until('running again', async () => {
+        const i = await d.inspectContainer(c.id);
+        return i?.running && i.hostPort !== undefined ? i : undefined;
+      });
+      // The engine resets the exit code when the run begins; the port is published again (usually another one).
+      expect(after).toMatchObject({ state: 'running', exitCode: 0, restartCount: 1, restarting: false });
+      expect(Date.parse(after.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(before?.startedAt ?? ''));
+      expect(Date.parse(after.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(after.finishedAt ?? ''));
+      await annotate(`restart-policy restart: host port ${c.hostPort} → ${after.hostPort}`);
+      await w.stop();
+    });
+
+    it('reports the exit code and restart count of a crash-looping container; a list leaves them out', async () => {
+      const s = spec({ ...h.exiting(), port: undefined });
+      const c = await d.runContainer(s);
+      const looping = await until(
+        'a crash loop',
+        async () => {
+          const i = await d.inspectContainer(c.id);
+          return i?.restarting && i.exitCode === 3 && (i.restartCount ?? 0) >= 1 ? i : undefined;
+        },
+        15_000,
+      );
+      expect(looping).toMatchObject({ state: 'restarting', running: false, restarting: true, exitCode: 3, oomKilled: false });
+      expect(Date.parse(looping.startedAt ?? '')).not.toBeNaN();
+      expect(Date.parse(looping.finishedAt ?? '')).not.toBeNaN();
+      const listed = (await d.listContainers(s.labels, { all: true })).find((x) => x.id === c.id);
+      expect(listed).toBeDefined();
+      expect(listed?.exitCode).toBeUndefined();
+      expect(listed?.restartCount).toBeUndefined();
+      await d.removeContainer(c.id);
+    });
+
+    it('delivers only the events of containers carrying the labels asked for', async () => {
+      const w = watch({ since: Date.now() });
+      // Another managed value (the engine merges the image's labels in, so this run's image would give it ours if it
+      // had none; test/containers.test.ts covers a container without any). Not found by cleanup(): removed below.
+      const outsider = await d.runContainer(
+        spec({ labels: { ...h.labels, [LABELS.managed]: `elsewhere-${randomBytes(3).toString('hex')}`, [LABELS.app]: 'outsider' } }),
+      );
+      try {
+        const insider = await d.runContainer(spec());
+        await d.removeContainer(outsider.id);
+        await d.removeContainer(insider.id);
+        // Events arrive in order: once the insider's last one is here, the outsider's would have been too.
+        await w.when(insider.id, 'destroy');
+        expect(w.of(outsider.id)).toEqual([]);
+        expect(new Set(w.seen.map((e) => e.labels[LABELS.managed]))).toEqual(new Set([h.labels[LABELS.managed]]));
+      } finally {
+        await d.removeContainer(outsider.id);
+        await w.stop();
+      }
+    });
+
+    it('replays past events from since, and only from then', async () => {
+      const t0 = Date.now();
+      const c = await d.runContainer(spec());
+      await d.stopContainer(c.id, 2);
+      const w = watch({ since: t0 });
+      const replayed = await w.when(c.id, 'stop');
+      expect(replayed.map((e) => e.action)).toEqual(['create', 'start', 'kill', 'die', 'stop']);
+      await w.stop();
+      // Passing the last time seen back (+1 ms) resumes after it: nothing old again, the new start comes.
+      const w2 = watch({ since: (replayed.at(-1)?.time ?? 0) + 1 });
+      await d.startContainer(c.id);
+      expect((await w2.when(c.id, 'start')).map((e) => e.action)).toEqual(['start']);
+      await w2.stop();
+    });
+
+    it('ends the iteration when the signal aborts, and at once for an aborted signal', async () => {
+      const ac = new AbortController();
+      const seen: EngineEvent[] = [];
+      const done = (async () => {
+        for await (const ev of d.events({ labels: h.labels, since: Date.now(), signal: ac.signal })) seen.push(ev);
+      })();
+      const c = await d.runContainer(spec());
+      // Connected and delivering: now the abort has a live stream to end.
+      await until('start event', async () => seen.some((e) => e.containerId === c.id && e.action === 'start'));
+      ac.abort();
+      await expect(done).resolves.toBeUndefined();
+      const none: EngineEvent[] = [];
+      for await (const ev of d.events({ labels: h.labels, since: 0, signal: AbortSignal.abort() })) none.push(ev);
+      expect(none).toEqual([]);
     });
 
     it('refuses bad secret file names', async () => {

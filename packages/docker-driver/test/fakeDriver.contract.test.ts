@@ -9,6 +9,8 @@ describeDriverContract('in-memory fake', async () => {
   driver.addImage('fake/busybox:1');
   driver.addImage('fake/idle:1');
   driver.failHealth('fake/idle:1');
+  driver.addImage('fake/exit3:1');
+  driver.crashOnStart('fake/exit3:1', 3);
   driver.failPull(unpullable, 'dial tcp 127.0.0.1:1: connect: connection refused');
   return {
     driver,
@@ -18,7 +20,8 @@ describeDriverContract('in-memory fake', async () => {
     idle: () => ({ image: 'fake/idle:1', command: ['idle'] }),
     say: async (id, text, stream) => driver.emitLog(id, text, stream),
     readSecret: async (id, key) => driver.secretFilesOf(id)?.[key],
-    crash: async (id) => driver.crash(id),
+    crash: async (id) => driver.crash(id, 3),
+    exiting: () => ({ image: 'fake/exit3:1', command: ['exit', '3'] }),
     unpullable,
     buildDir: '/nonexistent/fake-context',
     imageTimeResolutionMs: 1,

@@ -71,7 +71,7 @@ async function viaCynchro(i: number): Promise<number> {
   const r = (await (await fetch(`${api}/deploy`, { method: 'POST', headers: auth, body: JSON.stringify({ name: `bench-${i}`, image, port: 8080 }) })).json()) as { appId: string; domain: string };
   await until200(config.ingressPort, r.domain);
   const ms = performance.now() - t0;
-  await rt.worker.idle();
+  await rt.services.worker.idle();
   if (process.env.BENCH_TRACE) {
     const d = (await (await fetch(`${api}/apps/${r.appId}`, { headers: auth })).json()) as { deployments: { id: string; createdAt: string; startedAt: string }[] };
     const dep = d.deployments[0]!;
@@ -97,7 +97,7 @@ console.log(`deploy ratio (cynchro / docker run): ${(median(ours) / median(base)
 
 // Log stream latency.
 const t = (await (await fetch(`${api}/deploy`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'bench-ticker', image: ticker, port: 8080 }) })).json()) as { appId: string };
-await rt.worker.idle();
+await rt.services.worker.idle();
 const ws = new WebSocket(`${api.replace('http', 'ws')}/apps/${t.appId}/logs/stream?token=${reg.accessToken}`);
 const lat: number[] = [];
 await new Promise<void>((resolve) => {

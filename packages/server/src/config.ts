@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   QUOTA_MAX_APPS: z.coerce.number().int().min(0).default(20),
   QUOTA_MAX_CPU: z.coerce.number().min(0).default(8),
   QUOTA_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(16384),
+  RECONCILE_INTERVAL_S: z.coerce.number().positive().max(86_400).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Comma-separated proxy addresses whose X-Forwarded-For is believed (beyond CONTRACT.md; empty = trust none).
   TRUST_PROXY: csv,
@@ -47,6 +48,8 @@ export interface Config {
   quota: { maxApps: number; maxCpu: number; maxMemoryMb: number };
   logLevel: string;
   trustProxy: string[];
+  /** How often desired state is restored even without an engine event (the fallback). */
+  reconcileIntervalS: number;
 }
 
 export class ConfigError extends Error {}
@@ -74,5 +77,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    reconcileIntervalS: e.RECONCILE_INTERVAL_S,
   };
 }

@@ -1,6 +1,5 @@
 // The one dependency object services receive. It is built only in the entry point (main.ts) or a test harness:
 // no module keeps a singleton.
-import type { DockerDriver } from '@cynchro/docker-driver';
 import type { Vault } from '@cynchro/vault';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -10,7 +9,7 @@ import type { Clock } from './lib/clock.js';
 import type { AccessTokenSigner } from './modules/auth/access-token.js';
 import type { PasswordHasher } from './modules/auth/password-hasher.js';
 import type { Ingress } from './modules/ingress/index.js';
-import type { DeploymentQueue } from './modules/worker/deployment-queue.js';
+import type { AppRuntime } from './modules/runtime/app-runtime.js';
 
 export interface Deps {
   db: Db;
@@ -21,9 +20,8 @@ export interface Deps {
   passwords: PasswordHasher;
   /** In memory only: a (re)started server is sealed until an operator unseals it. */
   vault: Vault;
-  docker: DockerDriver;
+  /** Where apps run (one Docker engine today): the only way to the engine for services. */
+  runtime: AppRuntime;
   ingress: Ingress;
   events: AppEvents;
-  /** The deployment worker, as services see it. */
-  queue: DeploymentQueue;
 }

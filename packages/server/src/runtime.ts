@@ -1,5 +1,6 @@
-// The composition root: builds the one Deps object and every service, the worker and the HTTP server. main.ts and
-// the test harness both call it, so tests run the very wiring production runs (with a fake engine if they ask).
+// The composition root: builds the one Deps object and every service (in dependency order), the worker, the
+// reconciler and the HTTP server. main.ts and the test harness both call it, so tests run the very wiring
+// production runs (with a fake engine if they ask).
 import { createDockerodeDriver, type DockerDriver } from '@cynchro/docker-driver';
 import { createVault } from '@cynchro/vault';
 import type { FastifyInstance } from 'fastify';
@@ -13,16 +14,16 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AccessTokenSigner } from './modules/auth/access-token.js';
 import { PasswordHasher } from './modules/auth/password-hasher.js';
 import { createIngress, type Ingress } from './modules/ingress/index.js';
+import { DockerRuntime, type DockerRuntimeOptions } from './modules/runtime/docker-runtime.js';
 import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
-import { DeploymentWorker, type WorkerOptions } from './modules/worker/deployment-worker.js';
-import { createServices, type Services } from './services.js';
+import { createServices, type Services, type ServicesOptions } from './services.js';
 
-export interface RuntimeOptions {
+export interface RuntimeOptions extends ServicesOptions {
   clock?: Clock;
   log?: Logger;
   docker?: DockerDriver;
   ingress?: Ingress;
-  worker?: WorkerOptions;
+  runtime?: Partial<Omit<DockerRuntimeOptions, 'docker' | 'events' | 'log'>>;
   server?: BuildServerOptions;
 }
 
@@ -30,8 +31,10 @@ export interface Runtime {
   app: FastifyInstance;
   deps: Deps;
   services: Services;
-  worker: DeploymentWorker;
-  /** Starts the ingress, reconciles Docker with the database and starts the worker (the server is not listening yet). */
+  /**
+   * Follows the engine, restores desired state and rebuilds every route, then starts the ingress (so it never
+   * answers 404 for a running app), the worker and housekeeping. The API server is not listening yet.
+   */
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,24 +48,29 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const docker = opts.docker ?? createDockerodeDriver({ gitAllowHosts: config.gitAllowHosts });
   const ingress = opts.ingress ?? createIngress(config, log);
   const events = new AppEvents();
-  const worker = new DeploymentWorker({ db, docker, ingress, config, clock, events, log }, opts.worker);
-  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, docker, ingress, events, queue: worker };
-  const services = createServices(deps);
-  worker.attach(services);
+  const runtime = new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
+  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events };
+  const services = createServices(deps, opts);
   const app = await buildServer(deps, services, opts.server);
   let started = false;
   return {
-    app, deps, services, worker,
+    app,
+    deps,
+    services,
     async start() {
+      await runtime.start();
+      await services.reconciler.start();
       await ingress.start();
-      await worker.start();
+      services.worker.start();
       services.maintenance.start();
       started = true;
     },
     async close() {
       await app.close();
       await services.maintenance.stop(); // before the vault seals and the database closes
-      await worker.stop();
+      await services.reconciler.stop();
+      await services.worker.stop();
+      await runtime.stop();
       if (started) await ingress.stop();
       await docker.close();
       await vault.seal(); // wipes the keys and writes exact encryption counts before the database closes

@@ -1,19 +1,43 @@
-// Builds every service from the one Deps object. Routers reach services only through the tRPC context.
+// Builds every service from the one Deps object, once, in dependency order: the owner of deployment state first,
+// then what routes and runs releases, the worker and the reconciler, then the services routers call. Nothing is
+// patched after construction; work that waits for something (an unseal, a queued job) subscribes to its event.
 import type { Deps } from './deps.js';
+import { AppLocks } from './lib/app-locks.js';
+import { AppsRepo } from './modules/apps/apps.repo.js';
 import { AppsService } from './modules/apps/apps.service.js';
+import type { AppSpec } from './modules/apps/app-spec.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { DeployService } from './modules/deploy/deploy.service.js';
-import { AppsRepo } from './modules/apps/apps.repo.js';
-import { SecretsService } from './modules/secrets/secrets.service.js';
-import { VaultService } from './modules/vault/vault.service.js';
-import { ReencryptJob } from './modules/vault/reencrypt-job.js';
+import { DeploymentsService } from './modules/deployments/deployments.service.js';
 import { Maintenance } from './modules/maintenance/maintenance.js';
+import { Reconciler, type ReconcilerOptions } from './modules/reconcile/reconciler.js';
+import { AppRouting, type ServingState } from './modules/routing/app-routing.js';
+import { SecretsService } from './modules/secrets/secrets.service.js';
+import { ReencryptJob } from './modules/vault/reencrypt-job.js';
+import { VaultService } from './modules/vault/vault.service.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
+import { DEFAULT_TIMEOUTS, DeployPipeline, type PipelineTimeouts } from './modules/worker/deploy-pipeline.js';
+import { DeploymentWorker, type WorkerOptions } from './modules/worker/deployment-worker.js';
+import { ReleaseBuilder } from './modules/worker/release-builder.js';
+import { Semaphore } from './modules/worker/semaphore.js';
+
+export interface ServicesOptions {
+  worker?: WorkerOptions & {
+    timeouts?: Partial<PipelineTimeouts>;
+    /** Image builds running at once across the worker (clone + docker build are heavy); default 1. */
+    buildConcurrency?: number;
+  };
+  reconciler?: ReconcilerOptions;
+}
 
 export interface Services {
   auth: AuthService;
   vault: VaultService;
   secrets: SecretsService;
+  deployments: DeploymentsService;
+  routing: AppRouting;
+  worker: DeploymentWorker;
+  reconciler: Reconciler;
   deploy: DeployService;
   apps: AppsService;
   webhooks: WebhooksService;
@@ -23,30 +47,53 @@ export interface Services {
   maintenance: Maintenance;
 }
 
-export function createServices(deps: Deps): Services {
+export function createServices(deps: Deps, opts: ServicesOptions = {}): Services {
+  const appsRepo = new AppsRepo(deps.db);
   const vault = new VaultService(deps);
-  const secrets = new SecretsService(deps, vault, appLookup(new AppsRepo(deps.db)));
-  const deploy = new DeployService(deps, vault, secrets);
+  const secrets = new SecretsService(deps, vault, { belongsToOrg: async (orgId, appId) => !!(await appsRepo.findForOrg(orgId, appId)) });
+  const deployments = new DeploymentsService(deps);
+  const routing = new AppRouting({
+    ingress: deps.ingress,
+    runtime: deps.runtime,
+    config: deps.config,
+    ownedDomains: (appId) => appsRepo.ownedDomains(appId),
+    servingState: async (appId): Promise<ServingState | undefined> => {
+      const app = await deployments.repo.app(appId);
+      if (!app?.current_deployment_id) return undefined;
+      const release = await deployments.repo.byId(app.current_deployment_id);
+      const spec = JSON.parse(release?.spec ?? app.spec) as AppSpec;
+      return { app, spec, deploymentId: app.desired_state === 'stopped' ? null : app.current_deployment_id };
+    },
+  });
+  const locks = new AppLocks();
+  const releases = new ReleaseBuilder(vault, secrets);
+  const pipeline = new DeployPipeline({
+    config: deps.config,
+    log: deps.log,
+    runtime: deps.runtime,
+    routing,
+    deployments,
+    releases,
+    vault,
+    buildSlots: new Semaphore(opts.worker?.buildConcurrency ?? 1),
+    timeouts: { ...DEFAULT_TIMEOUTS, ...opts.worker?.timeouts },
+  });
+  const worker = new DeploymentWorker({ events: deps.events, log: deps.log, deployments, pipeline, runtime: deps.runtime, locks, vault }, opts.worker);
+  const reconciler = new Reconciler({ config: deps.config, log: deps.log, events: deps.events, deployments, runtime: deps.runtime, routing, releases, vault, locks }, opts.reconciler);
+  const deploy = new DeployService(deps, vault, secrets, deployments);
   const reencrypt = new ReencryptJob(deps);
-  const apps = new AppsService(deps, vault, secrets, deploy);
-  // Once the keys are back: finish a re-encryption a seal or restart cut short (a no-op with one term), and hand
-  // running apps' secret files back to the engine driver (it lost them if the server restarted).
-  vault.afterUnseal.push(
-    () => void reencrypt.kick('unseal'),
-    () => void apps.rearmSecretFiles(),
-  );
   return {
     auth: new AuthService(deps),
     vault,
     secrets,
+    deployments,
+    routing,
+    worker,
+    reconciler,
     deploy,
-    apps,
+    apps: new AppsService({ deps, vault, secrets, deploy, deployments, runtime: deps.runtime, routing, worker }),
     webhooks: new WebhooksService(deps, vault, deploy),
     reencrypt,
     maintenance: new Maintenance(deps, reencrypt),
   };
-}
-
-function appLookup(repo: AppsRepo) {
-  return { belongsToOrg: async (orgId: string, appId: string) => !!(await repo.findForOrg(orgId, appId)) };
 }

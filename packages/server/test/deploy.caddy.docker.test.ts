@@ -8,6 +8,7 @@ import { createCaddyIngress } from '../src/modules/ingress/index.js';
 import { startCaddy, type CaddyProcess } from './caddy-process.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+import { settle as settleVia } from './wait.js';
 
 const docker = createDockerodeDriver();
 const labels = runLabels();
@@ -29,16 +30,7 @@ function httpsGet(domain: string): Promise<{ status: number; body: string }> {
   });
 }
 
-async function settle(appId: string, deploymentId: string) {
-  for (let i = 0; i < 600; i++) {
-    const r = await call('GET', `/apps/${appId}`, { token: user.accessToken });
-    const d = r.body.deployments.find((x: { id: string }) => x.id === deploymentId);
-    if (['succeeded', 'failed', 'canceled'].includes(d?.status)) return d;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error('did not settle');
-}
-
+const settle = async (appId: string, deploymentId: string) => (await settleVia(call, appId, deploymentId, user.accessToken, { timeoutMs: 120_000, everyMs: 100 })).deployment;
 beforeAll(async () => {
   image = await buildBusybox(docker, labels, `RUN ["/bin/mkdir","-p","/www"]\nCMD ["sh","-c","echo $VERSION > /www/index.html; exec httpd -f -p 8080 -h /www"]`);
   caddy = await startCaddy();

@@ -8,6 +8,7 @@ import { buildBusybox, exec, runLabels } from '@cynchro/docker-driver/testing';
 import { startHarness, type Harness } from './harness.js';
 import { get, keepAlive } from './http-get.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+import { settle as settleVia } from './wait.js';
 
 let h: Harness;
 let docker: DockerDriver;
@@ -31,16 +32,7 @@ async function deploy(token: string, body: Record<string, unknown>) {
   return r.body as { appId: string; deploymentId: string; domain: string; url: string };
 }
 
-async function settle(appId: string, deploymentId: string, token: string) {
-  for (let i = 0; i < 600; i++) {
-    const r = await call('GET', `/apps/${appId}`, { token });
-    const d = r.body.deployments?.find((x: { id: string }) => x.id === deploymentId);
-    if (d && ['succeeded', 'failed', 'canceled'].includes(d.status)) return { app: r.body.app, deployment: d };
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error('deployment did not settle');
-}
-
+const settle = (appId: string, deploymentId: string, token: string) => settleVia(call, appId, deploymentId, token, { timeoutMs: 120_000, everyMs: 100 });
 const viaIngress = (domain: string, path = '/') => get(h.config.ingressPort, domain, path);
 
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/docker-driver';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+import { settle as settleVia } from './wait.js';
 
 let h: Harness;
 let docker: FakeDockerDriver;
@@ -14,16 +15,7 @@ let n = 0;
 const masterKey = newMasterKey();
 const name = (p = 'app') => `${p}-${++n}-${process.pid % 1000}`;
 
-async function waitFor(appId: string, deploymentId: string, token: string, want = ['succeeded', 'failed', 'canceled']) {
-  for (let i = 0; i < 200; i++) {
-    const r = await call('GET', `/apps/${appId}`, { token });
-    const d = r.body.deployments.find((x: { id: string }) => x.id === deploymentId);
-    if (d && want.includes(d.status)) return { app: r.body.app, deployment: d, body: r.body };
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error(`deployment ${deploymentId} did not reach ${want.join('|')}`);
-}
-
+const waitFor = (appId: string, deploymentId: string, token: string, want?: string[]) => settleVia(call, appId, deploymentId, token, want ? { want } : {});
 beforeAll(async () => {
   docker = createFakeDockerDriver();
   h = await startHarness({ ...ADMIN_ENV, QUOTA_MAX_APPS: '100', ROOT_DOMAIN: 'apps.test' }, { docker });
@@ -248,13 +240,18 @@ describe('apps routes', () => {
     expect((await call('POST', '/deploy', { token: bob.accessToken, body: { name: name('reuse'), image: 'a:1', domain: r.body.domain } })).status).toBe(202);
   });
 
-  it('engine trouble during an app action answers a clear error, not internal', async () => {
+  it('a restart whose new containers never answer fails with a clear error and leaves the running release serving', async () => {
     const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('sick'), image: 'acme/sick:1' } });
     await waitFor(r.body.appId, r.body.deploymentId, alice.accessToken);
-    docker.failHealth('acme/sick:1'); // from now on its containers never become healthy
+    const before = h.deps.ingress.routes().find((x) => x.domain === r.body.domain)!.targets;
+    docker.failHealth('acme/sick:1'); // from now on its new containers never become healthy
     const res = await call('POST', `/apps/${r.body.appId}/restart`, { token: alice.accessToken });
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/^Docker: .*health/i) });
+    expect(res.body).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/^The restart failed: .*healthy/i) });
+    const after = await call('GET', `/apps/${r.body.appId}`, { token: alice.accessToken });
+    expect(after.body.app).toMatchObject({ status: 'running', currentDeploymentId: r.body.deploymentId });
+    expect(after.body.deployments[0]).toMatchObject({ trigger: 'restart', status: 'failed' });
+    expect(h.deps.ingress.routes().find((x) => x.domain === r.body.domain)!.targets).toEqual(before);
   });
 
   it('cancels a queued deployment, and a newer deployment cancels a still-queued older one', async () => {
@@ -369,8 +366,6 @@ describe('quotas', () => {
 
 describe('reconciliation on start', () => {
   it("removes its own orphans (deleted apps, superseded deployments), leaves other control planes' containers alone, and rebuilds routes", async () => {
-    const { reconcile } = await import('../src/modules/worker/reconcile.js');
-    const { AppsRepo } = await import('../src/modules/apps/apps.repo.js');
     const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('rec'), image: 'a:1' } });
     await waitFor(r.body.appId, r.body.deploymentId, alice.accessToken);
     const base = { [LABELS.managed]: 'true', [LABELS.service]: 'app' };
@@ -378,8 +373,7 @@ describe('reconciliation on start', () => {
     const orphan = await docker.runContainer({ name: 'orphan', image: 'a:1', labels: { ...base, [LABELS.org]: alice.orgId, [LABELS.app]: 'app_gone', [LABELS.deployment]: 'dep_x' } });
     const foreign = await docker.runContainer({ name: 'foreign', image: 'a:1', labels: { ...base, [LABELS.org]: 'org_of_another_plane', [LABELS.app]: 'app_y', [LABELS.deployment]: 'dep_y' } });
     await h.deps.ingress.replaceAll([]);
-    const result = await reconcile({ ...h.deps, repo: new AppsRepo(h.deps.db) });
-    expect(result.removed).toBeGreaterThanOrEqual(2);
+    await h.services.reconciler.pass();
     expect(await docker.inspectContainer(stale.id)).toBeNull();
     expect(await docker.inspectContainer(orphan.id)).toBeNull();
     expect(await docker.inspectContainer(foreign.id)).not.toBeNull();

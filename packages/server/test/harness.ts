@@ -11,9 +11,9 @@ import { loadConfig, type Config } from '../src/config.js';
 import type { Deps } from '../src/deps.js';
 import type { Clock } from '../src/lib/clock.js';
 import type { Ingress } from '../src/modules/ingress/index.js';
-import type { DeploymentWorker, WorkerOptions } from '../src/modules/worker/deployment-worker.js';
+import type { DeploymentWorker } from '../src/modules/worker/deployment-worker.js';
 import { createRuntime } from '../src/runtime.js';
-import type { Services } from '../src/services.js';
+import type { Services, ServicesOptions } from '../src/services.js';
 import { freePort } from './free-port.js';
 
 export class TestClock implements Clock {
@@ -42,7 +42,8 @@ export interface HarnessOptions {
   log?: Logger;
   docker?: DockerDriver;
   ingress?: Ingress;
-  worker?: WorkerOptions;
+  worker?: ServicesOptions['worker'];
+  reconciler?: ServicesOptions['reconciler'];
   /** Start the ingress and worker (reconcile first), as main.ts does. Default true. */
   start?: boolean;
 }
@@ -59,10 +60,11 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     docker: opts.docker ?? createFakeDockerDriver(),
     ...(opts.ingress ? { ingress: opts.ingress } : {}),
     worker: { pollMs: 100, ...opts.worker },
+    ...(opts.reconciler ? { reconciler: opts.reconciler } : {}),
   });
   if (opts.start !== false) await rt.start();
   await rt.app.ready();
-  return { app: rt.app, deps: rt.deps, services: rt.services, worker: rt.worker, clock, dataDir, config, close: () => rt.close() };
+  return { app: rt.app, deps: rt.deps, services: rt.services, worker: rt.services.worker, clock, dataDir, config, close: () => rt.close() };
 }
 
 let seq = 0;

@@ -1,16 +1,23 @@
 // One contract, two ingresses: the same suite runs against the embedded proxy and a real Caddy (internal CA, HTTPS),
 // with tiny Node backends on loopback ports standing in for app containers.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CaddyAdminError } from '../src/modules/ingress/caddy-admin-client.js';
-import { CATCH_ALL_ID, routeId, ROUTES_PATH } from '../src/modules/ingress/caddy-config.js';
+import { BAD_GATEWAY_ID, CATCH_ALL_ID, routeId, ROUTES_PATH, SERVER_PATH } from '../src/modules/ingress/caddy-config.js';
 import { createCaddyIngress } from '../src/modules/ingress/caddy-ingress.js';
 import { createIngress } from '../src/modules/ingress/create-ingress.js';
-import { createEmbeddedIngress, hostOf, type EmbeddedIngress } from '../src/modules/ingress/embedded-ingress.js';
-import { IngressError, type Ingress, type RouteTarget } from '../src/modules/ingress/ingress.js';
+import {
+  createEmbeddedIngress,
+  hostOf,
+  type EmbeddedIngress,
+  type EmbeddedIngressOptions,
+} from '../src/modules/ingress/embedded-ingress.js';
+import { BAD_GATEWAY_BODY, IngressError, type Ingress, type RouteTarget } from '../src/modules/ingress/ingress.js';
 import { freePort, startCaddy, type CaddyProcess } from './caddy-process.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -19,6 +26,8 @@ import { freePort, startCaddy, type CaddyProcess } from './caddy-process.js';
 interface Backend {
   name: string;
   target: RouteTarget;
+  /** Requests it received. */
+  readonly hits: number;
   close(): Promise<void>;
 }
 
@@ -31,8 +40,11 @@ interface Echo {
   xfh?: string;
 }
 
-async function startBackend(name: string): Promise<Backend> {
+/** `port`: to bring a stopped backend back where the route points (take it from freePort(), see there why). */
+async function startBackend(name: string, port = 0): Promise<Backend> {
+  let hits = 0;
   const server = http.createServer((req, res) => {
+    hits++;
     const reply = () => {
       const echo: Echo = {
         backend: name,
@@ -50,11 +62,13 @@ async function startBackend(name: string): Promise<Backend> {
   });
   const wss = new WebSocketServer({ server });
   wss.on('connection', (sock) => sock.on('message', (data) => sock.send(`${name}:${String(data)}`)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return {
     name,
-    target: { host: '127.0.0.1', port },
+    target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+    get hits() {
+      return hits;
+    },
     async close() {
       for (const c of wss.clients) c.terminate();
       wss.close();
@@ -62,6 +76,103 @@ async function startBackend(name: string): Promise<Backend> {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+async function startBackends(...names: string[]): Promise<Backend[]> {
+  return Promise.all(names.map(async (n) => startBackend(n, await freePort())));
+}
+
+async function closeAll(backends: Backend[]): Promise<void> {
+  await Promise.all(backends.map((x) => x.close()));
+}
+
+/** Where nothing listens: a replica whose container is gone. */
+async function deadTarget(): Promise<RouteTarget> {
+  return { host: '127.0.0.1', port: await freePort() };
+}
+
+/** A target that accepts connections and closes them before answering: a replica crashing under each request. */
+async function startResetter(): Promise<{ target: RouteTarget; readonly hits: number; close(): Promise<void> }> {
+  let hits = 0;
+  const server = net.createServer((socket) => {
+    hits++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+    get hits() {
+      return hits;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * A listener that never accepts: its process is stopped and its accept queue full, so a new connection gets no
+ * SYN-ACK and hangs as it does towards a host that has vanished from the network (Linux drops such SYNs).
+ */
+async function startStalled(): Promise<{ target: RouteTarget; close(): void }> {
+  const listen = "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port) })";
+  const child = spawn(process.execPath, ['-e', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const fillers: net.Socket[] = [];
+  const close = () => {
+    for (const f of fillers) f.destroy();
+    child.kill('SIGKILL');
+    process.off('exit', killOnExit);
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (chunk) => resolve(Number(String(chunk).trim())));
+      child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
+    });
+    child.kill('SIGSTOP');
+    await waitFor('the listener to stop', async () => (fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') T ') ? true : undefined), 5_000);
+    // backlog 1 queues two connections; the third and every later one stay unanswered.
+    for (let i = 0; i < 3; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
+    await waitFor('the accept queue to fill', async () => (fillers.filter((f) => !f.connecting).length >= 2 ? true : undefined), 5_000);
+    return { target: { host: '127.0.0.1', port }, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/** Sends a response head and part of the body, then dies: a replica crashing in the middle of an answer. */
+async function startHalfAnswer(): Promise<{ target: RouteTarget; readonly hits: number; close(): Promise<void> }> {
+  let hits = 0;
+  const server = net.createServer((socket) =>
+    socket.once('data', () => {
+      hits++;
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\npartial', () => socket.destroy());
+    }),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+    get hits() {
+      return hits;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Polls until `check` answers something; every poll and the whole wait are bounded. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const found = await check();
+      if (found !== undefined) return found;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(50);
+  }
 }
 
 interface Reply {
@@ -75,6 +186,8 @@ interface Reply {
 interface GetOptions {
   agent?: http.Agent;
   headers?: Record<string, string>;
+  method?: string;
+  body?: string;
   /**
    * Resend when the connection was reset before any byte of an answer: a kept-alive connection the server
    * closed as idle (Node's documented `req.reusedSocket` case; browsers and curl resend by themselves), or a new
@@ -103,7 +216,7 @@ interface IngressUnderTest {
   close(): Promise<void>;
 }
 
-function collect(req: http.ClientRequest): Promise<Reply> {
+function collect(req: http.ClientRequest, body?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     let answered = false;
     req.on('response', (res) => {
@@ -118,17 +231,17 @@ function collect(req: http.ClientRequest): Promise<Reply> {
       reject(Object.assign(err, { reset: !answered && err.code === 'ECONNRESET' })),
     );
     req.setTimeout(10_000, () => req.destroy(new Error('client timeout')));
-    req.end();
+    req.end(body);
   });
 }
 
 /** Up to two resends: one Caddy reload can reset a kept-alive connection and, at the same instant, the reconnection. */
-async function send(make: () => http.ClientRequest, retryReset = false): Promise<Reply> {
+async function send(make: () => http.ClientRequest, opts: GetOptions = {}): Promise<Reply> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return { ...(await collect(make())), retried: attempt };
+      return { ...(await collect(make(), opts.body)), retried: attempt };
     } catch (err) {
-      if (!retryReset || attempt === 2 || !(err as { reset?: boolean }).reset) throw err;
+      if (!opts.retryReset || attempt === 2 || !(err as { reset?: boolean }).reset) throw err;
     }
   }
 }
@@ -148,8 +261,9 @@ async function embeddedUnderTest(): Promise<IngressUnderTest> {
     scheme: 'http',
     get: (domain, path = '/', opts = {}) =>
       send(
-        () => http.request({ host: '127.0.0.1', port, path, agent: opts.agent ?? false, headers: { ...opts.headers, host: domain } }),
-        opts.retryReset,
+        () =>
+          http.request({ host: '127.0.0.1', port, path, method: opts.method, agent: opts.agent ?? false, headers: { ...opts.headers, host: domain } }),
+        opts,
       ),
     keepAliveAgent: () => new http.Agent({ keepAlive: true }),
     ws: (domain) => new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { host: domain } }),
@@ -158,8 +272,17 @@ async function embeddedUnderTest(): Promise<IngressUnderTest> {
   };
 }
 
+/** A short fail_duration: Caddy never selects a marked upstream, so a test of a comeback waits for the mark to end. */
+const CADDY_TEST_FAIL_DURATION_MS = 1_500;
+
 async function caddyUnderTest(caddy: CaddyProcess): Promise<IngressUnderTest> {
-  const ingress = createCaddyIngress({ adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, tls: 'internal' });
+  const ingress = createCaddyIngress({
+    adminUrl: caddy.adminUrl,
+    httpPort: caddy.httpPort,
+    httpsPort: caddy.httpsPort,
+    tls: 'internal',
+    failDurationMs: CADDY_TEST_FAIL_DURATION_MS,
+  });
   await ingress.start();
   const port = caddy.httpsPort;
   return {
@@ -172,12 +295,13 @@ async function caddyUnderTest(caddy: CaddyProcess): Promise<IngressUnderTest> {
           host: '127.0.0.1',
           port,
           path,
+          method: opts.method,
           servername: domain,
           rejectUnauthorized: false, // Caddy's internal CA is not in the trust store, on purpose.
           agent: opts.agent ?? false,
           headers: { ...opts.headers, host: domain },
         }),
-        opts.retryReset,
+        opts,
       ),
     keepAliveAgent: () => new https.Agent({ keepAlive: true }),
     ws: (domain) =>
@@ -208,6 +332,35 @@ function wsRoundTrip(ws: WebSocket, text: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Tally {
+  /** Answers per backend name. */
+  by: Record<string, number>;
+  failures: string[];
+}
+
+function addTo(tally: Tally, r: Reply | Error): void {
+  if (r instanceof Error) tally.failures.push(r.message);
+  else if (r.status !== 200) tally.failures.push(`status ${r.status}: ${r.body}`);
+  else tally.by[r.json().backend] = (tally.by[r.json().backend] ?? 0) + 1;
+}
+
+/** `n` GETs, one after another or all at once; no resend on a reset, so every failure counts. */
+async function tally(t: IngressUnderTest, domain: string, n: number, opts: { agent?: http.Agent; parallel?: boolean } = {}): Promise<Tally> {
+  const result: Tally = { by: {}, failures: [] };
+  const one = () => t.get(domain, '/', { agent: opts.agent }).catch((err: Error) => err);
+  if (opts.parallel) for (const r of await Promise.all(Array.from({ length: n }, one))) addTo(result, r);
+  else for (let i = 0; i < n; i++) addTo(result, await one());
+  return result;
+}
+
+function merge(...tallies: Tally[]): Tally {
+  const result: Tally = { by: {}, failures: tallies.flatMap((x) => x.failures) };
+  for (const x of tallies) for (const [k, v] of Object.entries(x.by)) result.by[k] = (result.by[k] ?? 0) + v;
+  return result;
+}
+
+const BAD_GATEWAY = JSON.parse(BAD_GATEWAY_BODY) as unknown;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The shared contract
@@ -404,6 +557,107 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
       ).rejects.toBeInstanceOf(IngressError);
       expect(t.ingress.routes().length).toBe(before);
     });
+
+    // Several replicas per route: requests spread over them, and a dead one costs clients nothing.
+
+    it('spreads requests over all targets of a route', async () => {
+      const replicas = await startBackends('R1', 'R2', 'R3');
+      try {
+        const d = uniqueDomain('spread');
+        await t.ingress.setRoute({ domain: d, appId: 'app', targets: replicas.map((x) => x.target) });
+        const result = await tally(t, d, 30);
+        expect(result.failures).toEqual([]);
+        for (const x of replicas) expect(result.by[x.name] ?? 0, `${x.name} in ${JSON.stringify(result.by)}`).toBeGreaterThanOrEqual(5);
+      } finally {
+        await closeAll(replicas);
+      }
+    });
+
+    it('loses no GET when one of three targets stops, on new or kept-alive connections, one by one or at once', async () => {
+      const replicas = await startBackends('S1', 'S2', 'S3');
+      const agent = t.keepAliveAgent();
+      try {
+        const d = uniqueDomain('stopped');
+        await t.ingress.setRoute({ domain: d, appId: 'app', targets: replicas.map((x) => x.target) });
+        // All three serve first, so the ingress holds kept-alive connections to the one that then stops.
+        const warm = await tally(t, d, 6, { agent });
+        expect(Object.keys(warm.by).sort()).toEqual(['S1', 'S2', 'S3']);
+
+        await replicas[2]!.close();
+        const result = merge(
+          await tally(t, d, 20, { parallel: true }), // before the ingress knows: several requests pick S3 first
+          await tally(t, d, 20),
+          await tally(t, d, 20, { agent }),
+        );
+        expect(result.failures).toEqual([]);
+        expect(result.by.S3).toBeUndefined();
+        expect((result.by.S1 ?? 0) + (result.by.S2 ?? 0)).toBe(60);
+        expect(result.by.S1).toBeGreaterThan(0);
+        expect(result.by.S2).toBeGreaterThan(0);
+      } finally {
+        agent.destroy();
+        await closeAll(replicas.slice(0, 2));
+      }
+    });
+
+    it('sends a GET on to the next target when one closes the connection before answering', async () => {
+      const resetter = await startResetter();
+      try {
+        const d = uniqueDomain('reset');
+        await t.ingress.setRoute({ domain: d, appId: 'app', targets: [resetter.target, a.target] });
+        const result = await tally(t, d, 10);
+        expect(result.failures).toEqual([]);
+        expect(result.by).toEqual({ A: 10 });
+        expect(resetter.hits).toBeGreaterThan(0); // the resetting target was tried, and skipped
+      } finally {
+        await resetter.close();
+      }
+    });
+
+    it('answers a POST whose only target is dead with 502 bad_gateway', async () => {
+      const d = uniqueDomain('deadpost');
+      await t.ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget()] });
+      const r = await t.get(d, '/orders', { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json' } });
+      expect(r.status).toBe(502);
+      expect(r.json()).toEqual(BAD_GATEWAY);
+    });
+
+    it('answers 502 while every target is dead, and serves again when one comes back, without a setRoute', async () => {
+      const [x, y] = (await startBackends('X', 'Y')) as [Backend, Backend];
+      const d = uniqueDomain('alldead');
+      await t.ingress.setRoute({ domain: d, appId: 'app', targets: [x.target, y.target] });
+      expect(Object.keys((await tally(t, d, 2)).by).sort()).toEqual(['X', 'Y']);
+      await closeAll([x, y]);
+
+      for (const method of ['GET', 'GET', 'POST']) {
+        const r = await t.get(d, '/', { method });
+        expect(r.status, `${method}: ${r.body}`).toBe(502);
+        expect(r.json()).toEqual(BAD_GATEWAY);
+      }
+
+      const back = await startBackend('X again', x.target.port);
+      try {
+        const served = await waitFor('the target that came back to be served', async () => {
+          const r = await t.get(d);
+          return r.status === 200 ? r.json().backend : undefined;
+        }, 15_000);
+        expect(served).toBe('X again');
+      } finally {
+        await back.close();
+      }
+    });
+
+    it('opens WebSockets on a live target when another target of the route is dead', async () => {
+      const d = uniqueDomain('wsdead');
+      await t.ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget(), a.target] });
+      // Several in turn: with round-robin, at least one of them picks the dead target first.
+      for (let i = 0; i < 3; i++) {
+        const ws = t.ws(d);
+        await wsOpen(ws);
+        expect(await wsRoundTrip(ws, `hi${i}`)).toBe(`A:hi${i}`);
+        ws.close();
+      }
+    });
   });
 }
 
@@ -448,6 +702,155 @@ describe('embedded ingress', () => {
     const seen: string[] = [];
     for (let i = 0; i < 6; i++) seen.push((await get(d)).json().backend);
     expect(seen).toEqual(['A', 'B', 'A', 'B', 'A', 'B']);
+  });
+
+  const send = (ing: EmbeddedIngress, domain: string, opts: GetOptions = {}) =>
+    collect(
+      http.request({ host: '127.0.0.1', port: ing.port, method: opts.method, agent: false, headers: { ...opts.headers, host: domain } }),
+      opts.body,
+    );
+  /** Which backend answered each of `n` GETs in turn. */
+  const names = async (ing: EmbeddedIngress, domain: string, n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push((await send(ing, domain)).json().backend);
+    return out;
+  };
+  async function withIngress(options: Partial<EmbeddedIngressOptions>, fn: (ing: EmbeddedIngress) => Promise<void>): Promise<void> {
+    const ing = createEmbeddedIngress({ port: 0, host: '127.0.0.1', ...options });
+    await ing.start();
+    try {
+      await fn(ing);
+    } finally {
+      await ing.stop();
+    }
+  }
+
+  it('sends GET, HEAD and OPTIONS on past a dead target; a POST or a GET with a body gets 502 instead', async () => {
+    const dead = await deadTarget();
+    // A new domain each: its rotation starts at the dead target, which nothing has marked yet.
+    const deadFirst = async (tag: string) => {
+      const d = uniqueDomain(tag);
+      await ingress.setRoute({ domain: d, appId: 'app', targets: [dead, a.target] });
+      return d;
+    };
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) expect((await send(ingress, await deadFirst(method), { method })).status, method).toBe(200);
+
+    const post = await deadFirst('post');
+    const refused = await send(ingress, post, { method: 'POST', body: '{"n":1}' });
+    expect(refused.status).toBe(502);
+    expect(refused.json()).toEqual(BAD_GATEWAY);
+    // That failure marked the target down: the next POSTs go where they can be served, not round the rotation.
+    for (let n = 2; n <= 3; n++) expect((await send(ingress, post, { method: 'POST', body: `{"n":${n}}` })).json().backend).toBe('A');
+
+    const withBody = { method: 'GET', body: 'x', headers: { 'content-length': '1' } };
+    expect((await send(ingress, await deadFirst('getbody'), withBody)).status).toBe(502);
+  });
+
+  it('skips a target marked down while the mark lasts; a route change keeps marks of targets that stay, drops others', async () => {
+    await withIngress({ failDurationMs: 60_000 }, async (ing) => {
+      const port = await freePort();
+      const first = await startBackend('B2', port);
+      const d = uniqueDomain('marks');
+      const both = { domain: d, appId: 'app', targets: [a.target, first.target] };
+      await ing.setRoute(both);
+      await first.close();
+      expect(await names(ing, d, 2)).toEqual(['A', 'A']);
+
+      const back = await startBackend('B2 again', port);
+      try {
+        expect(await names(ing, d, 4)).toEqual(['A', 'A', 'A', 'A']);
+        await ing.setRoute(both);
+        expect(await names(ing, d, 4)).toEqual(['A', 'A', 'A', 'A']);
+        await ing.replaceAll([both]);
+        expect(await names(ing, d, 4)).toEqual(['A', 'A', 'A', 'A']);
+        await ing.setRoute({ ...both, targets: [a.target] });
+        await ing.setRoute(both);
+        expect(await names(ing, d, 4)).toEqual(['A', 'B2 again', 'A', 'B2 again']);
+      } finally {
+        await back.close();
+      }
+    });
+  });
+
+  it('forgets a mark after failDurationMs', async () => {
+    await withIngress({ failDurationMs: 200 }, async (ing) => {
+      const port = await freePort();
+      const first = await startBackend('B2', port);
+      const d = uniqueDomain('expiry');
+      await ing.setRoute({ domain: d, appId: 'app', targets: [a.target, first.target] });
+      await first.close();
+      expect(await names(ing, d, 2)).toEqual(['A', 'A']);
+      const back = await startBackend('B2 again', port);
+      try {
+        await waitFor('the marked target to be served again', async () => ((await names(ing, d, 1))[0] === 'B2 again' ? true : undefined), 5_000);
+      } finally {
+        await back.close();
+      }
+    });
+  });
+
+  it('still tries the targets when all are marked down, so one that comes back is served at once', async () => {
+    await withIngress({ failDurationMs: 60_000 }, async (ing) => {
+      const [x, y] = (await startBackends('X', 'Y')) as [Backend, Backend];
+      const d = uniqueDomain('allmarked');
+      await ing.setRoute({ domain: d, appId: 'app', targets: [x.target, y.target] });
+      await closeAll([x, y]);
+      for (let i = 0; i < 2; i++) expect((await send(ing, d)).status).toBe(502);
+      const back = await startBackend('X again', x.target.port);
+      try {
+        const r = await send(ing, d);
+        expect(r.status).toBe(200);
+        expect(r.json().backend).toBe('X again');
+      } finally {
+        await back.close();
+      }
+    });
+  });
+
+  it('gives up on a target that does not accept the connection within connectTimeoutMs, for requests and WebSockets', async () => {
+    const stalled = await startStalled();
+    try {
+      await withIngress({ connectTimeoutMs: 300 }, async (ing) => {
+        const d = uniqueDomain('stalled');
+        await ing.setRoute({ domain: d, appId: 'app', targets: [stalled.target, a.target] });
+        const started = Date.now();
+        expect((await send(ing, d)).json().backend).toBe('A');
+        // Without the timeout the kernel keeps resending the SYN for minutes.
+        expect(Date.now() - started).toBeLessThan(2_500);
+        expect((await send(ing, d)).json().backend).toBe('A');
+
+        const w = uniqueDomain('stalledws');
+        await ing.setRoute({ domain: w, appId: 'app', targets: [stalled.target, a.target] });
+        const ws = new WebSocket(`ws://127.0.0.1:${ing.port}/`, { headers: { host: w } });
+        await wsOpen(ws);
+        expect(await wsRoundTrip(ws, 'late')).toBe('A:late');
+        ws.close();
+      });
+    } finally {
+      stalled.close();
+    }
+  });
+
+  it('answers a WebSocket upgrade with 502 when every target is dead', async () => {
+    const d = uniqueDomain('wsalldead');
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget(), await deadTarget()] });
+    const ws = new WebSocket(`ws://127.0.0.1:${ingress.port}/`, { headers: { host: d } });
+    await expect(wsOpen(ws)).rejects.toThrow(/502/);
+  });
+
+  it('never sends a request again once the target began answering, and cuts the client off when that answer breaks', async () => {
+    const half = await startHalfAnswer();
+    try {
+      const d = uniqueDomain('half');
+      await ingress.setRoute({ domain: d, appId: 'app', targets: [half.target, a.target] });
+      const hitsOnA = a.hits;
+      // Before, the client waited until its own timeout for the rest of the body.
+      await expect(send(ingress, d)).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+      expect(half.hits).toBe(1);
+      expect(a.hits).toBe(hitsOnA);
+    } finally {
+      await half.close();
+    }
   });
 
   it('overrides client-sent X-Forwarded-Host/Proto and appends to X-Forwarded-For', async () => {
@@ -624,6 +1027,37 @@ describe('caddy ingress', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  it('gives a route with several targets round-robin, one try per upstream and passive health; a single one neither', async () => {
+    const ingress = make();
+    await ingress.start();
+    const d = uniqueDomain('policy');
+    const third = await deadTarget();
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target, b.target, third] });
+    expect(await admin(`/id/${routeId(d)}/handle/0`)).toEqual({
+      handler: 'reverse_proxy',
+      upstreams: [a.target, b.target, third].map((x) => ({ dial: `127.0.0.1:${x.port}` })),
+      load_balancing: { selection_policy: { policy: 'round_robin' }, retries: 2 },
+      health_checks: { passive: { fail_duration: '5000ms', max_fails: 1 } },
+    });
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    expect(await admin(`/id/${routeId(d)}/handle/0`)).toEqual({ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${a.target.port}` }] });
+  });
+
+  it('answers proxy failures with the 502 body, and puts that answer back on a server that lacks it', async () => {
+    const ingress = make();
+    await ingress.start();
+    const d = uniqueDomain('errors');
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget()] });
+    expect((await get(d)).json()).toEqual(BAD_GATEWAY);
+
+    // A server from before this answer existed: Caddy's own 502 has an empty body.
+    expect((await fetch(`${proc.adminUrl}${SERVER_PATH}/errors`, { method: 'DELETE' })).status).toBe(200);
+    expect(await get(d)).toMatchObject({ status: 502, body: '' });
+    await make().start();
+    expect(await admin(`/id/${BAD_GATEWAY_ID}/handle/0/status_code`)).toBe(502);
+    expect((await get(d)).json()).toEqual(BAD_GATEWAY);
   });
 
   it('urlFor is https and omits :443', () => {

@@ -110,7 +110,7 @@ async function seed(): Promise<Fixture> {
 
 /** Redeploys from the stored spec (no new input), so the worker decrypts the stored, re-encrypted values. */
 async function redeployStored(appId: string) {
-  const q = await h.services.deploy.queueDeployment({ id: appId }, { trigger: 'redeploy' });
+  const q = await h.services.deploy.queueDeployment({ id: appId }, { trigger: 'api' });
   expect(await settle(appId, q.deploymentId)).toBe('succeeded');
 }
 

@@ -11,6 +11,7 @@ import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
 import { deliver, rewritten, sha, type Delivery } from './github-webhooks.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+import { settle as settleVia } from './wait.js';
 
 const TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
 const BAD_TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
@@ -42,16 +43,7 @@ function viaIngress(domain: string, path = '/'): Promise<{ status: number; body:
   });
 }
 
-async function settle(appId: string, deploymentId: string) {
-  for (let i = 0; i < 1200; i++) {
-    const r = await call('GET', `/apps/${appId}`, { token: alice.accessToken });
-    const d = r.body.deployments?.find((x: { id: string }) => x.id === deploymentId);
-    if (d && ['succeeded', 'failed', 'canceled'].includes(d.status)) return { app: r.body.app, deployment: d, raw: r.raw };
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`deployment ${deploymentId} did not settle`);
-}
-
+const settle = (appId: string, deploymentId: string) => settleVia(call, appId, deploymentId, alice.accessToken, { timeoutMs: 180_000, everyMs: 100 });
 const deploymentCount = async (appId: string) => (await h.deps.db.selectFrom('deployments').select('id').where('app_id', '=', appId).execute()).length;
 
 function site(version: string): Record<string, string> {

@@ -4,10 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/docker-driver';
 import { parseSignatureHeader, signGithubPayload, verifyGithubSignature } from '../src/modules/webhooks/webhooks.service.js';
-import { KEEP_BUILDS, builtImageTag } from '../src/modules/worker/deploy-pipeline.js';
+import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
+import { builtImageTag } from '../src/modules/runtime/names.js';
 import { Semaphore } from '../src/modules/worker/semaphore.js';
-import { Canceled } from '../src/modules/worker/step-timeout.js';
+import { Canceled } from '../src/lib/step-timeout.js';
 import { deliver, rewritten, sha, sign, type Delivery } from './github-webhooks.js';
+import { settle as settleVia } from './wait.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
 
@@ -71,15 +73,7 @@ describe('POST /webhooks/github/:appId', () => {
   let appId: string;
   let secret: string;
 
-  async function settle(id: string, deploymentId: string, token = alice.accessToken) {
-    for (let i = 0; i < 400; i++) {
-      const r = await call('GET', `/apps/${id}`, { token });
-      const d = r.body.deployments?.find((x: { id: string }) => x.id === deploymentId);
-      if (d && ['succeeded', 'failed', 'canceled'].includes(d.status)) return { app: r.body.app, deployment: d, body: r.body };
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    throw new Error(`deployment ${deploymentId} did not settle`);
-  }
+  const settle = (id: string, deploymentId: string, token = alice.accessToken) => settleVia(call, id, deploymentId, token);
 
   const webhookDeployments = (id: string) => h.deps.db.selectFrom('deployments').selectAll().where('app_id', '=', id).where('trigger', '=', 'webhook').orderBy('created_at').execute();
   const allDeployments = (id: string) => h.deps.db.selectFrom('deployments').select('id').where('app_id', '=', id).execute();

@@ -1,6 +1,8 @@
-// In-process notifications between the worker and live streams (WebSocket log followers, deployment log tails).
-// Created in the entry point and passed in Deps, never a module singleton.
+// In-process notifications: the owners of state announce changes here (the deployments module, the vault service,
+// the runtime), and whoever cares subscribes (the worker, the reconciler, live log streams). Created once in the
+// composition root and passed in Deps, never a module singleton.
 import { EventEmitter } from 'node:events';
+import type { RuntimeEvent } from '../modules/runtime/app-runtime.js';
 
 export interface DeploymentLogEvent {
   deploymentId: string;
@@ -12,9 +14,17 @@ export interface DeploymentLogEvent {
 
 export interface EventMap {
   'deployment-log': [DeploymentLogEvent];
+  /** Every transition of a job, `queued` included (the worker wakes on it). */
   'deployment-status': [{ deploymentId: string; appId: string; status: string }];
-  /** The app's traffic now goes to this deployment's containers (or, for `stopped`, to none). */
+  /** A running job was asked to cancel (by a request or a stop): its worker aborts it. */
+  'deployment-cancel': [{ deploymentId: string; appId: string }];
+  /** The app's traffic now goes to this deployment's containers (null: the app was deleted). */
   'app-switched': [{ appId: string; deploymentId: string | null }];
+  'app-status': [{ appId: string; status: string; reason: string | null }];
+  /** What the runtime saw happen to replicas (normalised engine events). */
+  runtime: [RuntimeEvent];
+  /** The vault has its keys again: work that waited for them may run. */
+  'vault-unsealed': [];
 }
 
 export class AppEvents extends EventEmitter<EventMap> {

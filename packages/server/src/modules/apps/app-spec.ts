@@ -23,6 +23,8 @@ export interface ServiceSpec {
   volumes: { name: string; path: string }[];
   healthcheck?: { path: string };
   dependsOn: string[];
+  /** How many containers run this service (1–20); absent in specs stored before replicas existed = 1. */
+  replicas?: number;
 }
 
 export interface AppSpec {
@@ -66,6 +68,7 @@ export function specFromInput(input: DeployInput, crypto: SpecCrypto): AppSpec {
         memory: s.memory ?? DEFAULT_MEMORY_MB,
         volumes: s.volumes ?? [],
         dependsOn: s.dependsOn ?? [],
+        replicas: s.replicas ?? 1,
       };
       if (s.image) svc.image = s.image;
       else svc.build = { dockerfile: s.dockerfile ?? 'Dockerfile', context: s.context ?? '.' };
@@ -86,6 +89,7 @@ export function specFromInput(input: DeployInput, crypto: SpecCrypto): AppSpec {
       memory: input.memory ?? DEFAULT_MEMORY_MB,
       volumes: [],
       dependsOn: [],
+      replicas: input.replicas ?? 1,
     };
     if (input.image) svc.image = input.image;
     else svc.build = { dockerfile: input.dockerfile ?? 'Dockerfile', context: input.context ?? '.' };
@@ -109,21 +113,19 @@ export function primaryDomain(appName: string, spec: AppSpec, rootDomain: string
   return domainsFor(appName, spec, rootDomain)[0]?.domain ?? `${appName}.${rootDomain}`;
 }
 
-export function totals(spec: AppSpec): { cpu: number; memory: number } {
-  return spec.services.reduce((t, s) => ({ cpu: t.cpu + s.cpu, memory: t.memory + s.memory }), { cpu: 0, memory: 0 });
+export function replicasOf(s: Pick<ServiceSpec, 'replicas'>): number {
+  return s.replicas ?? 1;
 }
 
-/** Services in start order: each after everything it depends on. The schema has already refused cycles. */
-export function startOrder(services: ServiceSpec[]): ServiceSpec[][] {
-  const done = new Set<string>();
-  const waves: ServiceSpec[][] = [];
-  let left = [...services];
-  while (left.length) {
-    const wave = left.filter((s) => s.dependsOn.every((d) => done.has(d)));
-    if (!wave.length) throw new Error('dependsOn cycle');
-    waves.push(wave);
-    wave.forEach((s) => done.add(s.name));
-    left = left.filter((s) => !done.has(s.name));
-  }
-  return waves;
+/** What the app holds of its org's quota: every replica counts. */
+export function totals(spec: AppSpec): { cpu: number; memory: number } {
+  return spec.services.reduce((t, s) => ({ cpu: t.cpu + s.cpu * replicasOf(s), memory: t.memory + s.memory * replicasOf(s) }), { cpu: 0, memory: 0 });
+}
+
+/** Whether rolling this spec out needs the vault open (inline env, secrets by name, a repo token to build with). */
+export function needsVault(spec: AppSpec, building: boolean): boolean {
+  const any = (l: string[]) => l.length > 0;
+  if (building && spec.repo?.token) return true;
+  if (Object.keys(spec.env).length || any(spec.envFrom) || any(spec.secretFiles)) return true;
+  return spec.services.some((s) => Object.keys(s.env).length || any(s.envFrom) || any(s.secretFiles));
 }

@@ -20,13 +20,13 @@ export const appsRouter = router({
     .query(({ ctx, input }) => ctx.services.apps.get(ctx.auth, input.id)),
 
   restart: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/apps/{id}/restart', tags, summary: 'Recreate the container(s)' }, errors: [...auth, 'validation', 'app_not_found', 'conflict'] })
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/restart', tags, summary: 'Roll the current release out again on new containers (no downtime); a stopped app runs again' }, errors: [...auth, 'validation', 'app_not_found', 'conflict', 'unavailable'] })
     .input(AppIdInput)
     .output(AppActionResult)
     .mutation(({ ctx, input }) => ctx.services.apps.restart(ctx.auth, input.id)),
 
   stop: authedProcedure
-    .meta({ openapi: { method: 'POST', path: '/apps/{id}/stop', tags, summary: 'Stop the container(s); the domain answers 503' }, errors: [...auth, 'validation', 'app_not_found'] })
+    .meta({ openapi: { method: 'POST', path: '/apps/{id}/stop', tags, summary: 'Cancel queued and running deployments and stop the container(s); the domain answers 503' }, errors: [...auth, 'validation', 'app_not_found', 'conflict', 'unavailable'] })
     .input(AppIdInput)
     .output(AppActionResult)
     .mutation(({ ctx, input }) => ctx.services.apps.stop(ctx.auth, input.id)),

@@ -20,6 +20,7 @@ export const ServiceView = z
     volumes: z.array(z.object({ name: z.string(), path: z.string() })),
     healthcheck: z.object({ path: z.string() }).nullable(),
     dependsOn: z.array(z.string()),
+    replicas: z.number().int(),
   })
   .meta({ id: 'ServiceView' });
 
@@ -29,6 +30,7 @@ export const App = z
     name: z.string(),
     kind: z.enum(['image', 'repo', 'services']),
     status: AppStatus,
+    statusReason: z.string().nullable().meta({ description: 'Why the app is `failed` (or what is degraded while `running`): a deployment error, a crash loop, a sealed vault…' }),
     domain: z.string(),
     url: z.string(),
     repo: z.object({ url: z.string(), branch: z.string(), hasToken: z.boolean() }).nullable(),
@@ -47,7 +49,7 @@ export const Deployment = z
     id: z.string(),
     appId: z.string(),
     status: DeploymentStatus,
-    trigger: z.string(),
+    trigger: z.enum(['api', 'webhook', 'restart', 'rollback', 'stop']),
     commitSha: z.string().nullable(),
     error: z.string().nullable(),
     createdAt: z.string(),

@@ -9,7 +9,14 @@ export interface AppsTable {
   /** JSON AppSpec; env values, repo token inside are vault ciphertexts. */
   spec: string;
   domain: string;
+  /** Derived by the deployments module (deriveAppStatus) from the columns below and the app's jobs; never set directly. */
   status: 'deploying' | 'running' | 'stopped' | 'failed';
+  status_reason: string | null;
+  /** What the user last asked for: a stop job sets `stopped`, a release that goes live sets `running`. */
+  desired_state: 'running' | 'stopped';
+  /** The runtime's report on the current release: 1 = it cannot serve (crash loop, OOM, unrecoverable). */
+  health_failed: number;
+  health_reason: string | null;
   current_deployment_id: string | null;
   webhook_secret: string | null;
   created_at: string;
@@ -29,9 +36,12 @@ export interface DeploymentsTable {
   status: 'queued' | 'building' | 'deploying' | 'succeeded' | 'failed' | 'canceled';
   /** JSON AppSpec snapshot taken when queued: what this deployment rolls out, exactly. */
   spec: string;
-  trigger: 'api' | 'webhook' | 'restart' | 'redeploy';
+  /** `restart` re-rolls the current release (no build); `stop` stops the app: both queue like deploys. */
+  trigger: 'api' | 'webhook' | 'restart' | 'rollback' | 'stop';
   commit_sha: string | null;
   error: string | null;
+  /** JSON { service: image reference } once its images are known (built, pulled or reused): what it ran. */
+  images: string | null;
   cancel_requested: number;
   created_at: string;
   started_at: string | null;

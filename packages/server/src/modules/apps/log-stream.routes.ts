@@ -5,10 +5,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
-import { LABELS, type ContainerInfo } from '@cynchro/docker-driver';
 
 import { toAppError } from '../../errors/to-app-error.js';
 import type { Deps } from '../../deps.js';
+import type { Replica, RuntimeEvent } from '../runtime/app-runtime.js';
 import type { Services } from '../../services.js';
 import { bearerFrom } from '../../trpc/context.js';
 import type { AuthContext } from '../auth/auth.service.js';
@@ -27,7 +27,7 @@ export const CLOSE_CODES: Record<string, number> = {
   internal: 1011,
 };
 
-type StreamDeps = Pick<Deps, 'docker' | 'events' | 'clock' | 'log'>;
+type StreamDeps = Pick<Deps, 'runtime' | 'events' | 'clock' | 'log'>;
 
 interface Query {
   token?: string;
@@ -105,14 +105,14 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
       const followers = new Map<string, AbortController>();
       let closed = false;
 
-      const follow = (c: ContainerInfo, opts: { tail?: number; since?: number }) => {
+      const follow = (c: Replica, opts: { tail?: number; since?: number }) => {
         if (followers.has(c.id) || closed) return;
         const ac = new AbortController();
         followers.set(c.id, ac);
-        const service = c.labels[LABELS.service] ?? 'app';
+        const service = c.service;
         void (async () => {
           try {
-            for await (const l of deps.docker.followLogs(c.id, { signal: ac.signal, followRestarts: true, ...opts })) {
+            for await (const l of deps.runtime.followLogs(c.id, { signal: ac.signal, ...opts })) {
               sender.send({ type: 'log', service, stream: l.stream, timestamp: l.timestamp, text: l.text });
             }
           } catch (e) {
@@ -130,7 +130,7 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
           if (!still) socket.close(4404, 'app_not_found');
           return;
         }
-        const next = await deps.docker.listContainers({ [LABELS.app]: appId, [LABELS.deployment]: deploymentId }, { all: true });
+        const next = await deps.runtime.replicas(appId, deploymentId);
         // New containers first (from their start, so their boot lines are not lost), then drop the old followers.
         const keep = new Set(next.map((c) => c.id));
         for (const c of next) follow(c, { since: Math.floor(Date.parse(c.createdAt) / 1000) });
@@ -138,14 +138,24 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
         sender.send({ type: 'switched', deploymentId });
       };
       const listener = (e: { appId: string; deploymentId: string | null }) => void onSwitch(e).catch(() => {});
+      // A replica recreated by the reconciler (after `docker rm -f`, say) is a new container of the same release.
+      const onRuntime = (e: RuntimeEvent) => {
+        if (e.type !== 'replica-up' || e.appId !== appRow.id || closed) return;
+        void deps.runtime
+          .replicas(e.appId, e.deploymentId)
+          .then((rs) => rs.filter((r) => r.id === e.replicaId).forEach((r) => follow(r, { since: Math.floor(Date.parse(r.createdAt) / 1000) })))
+          .catch(() => {});
+      };
       deps.events.on('app-switched', listener);
+      deps.events.on('runtime', onRuntime);
       socket.on('close', () => {
         closed = true;
         stopBeat();
         deps.events.off('app-switched', listener);
+        deps.events.off('runtime', onRuntime);
         for (const ac of followers.values()) ac.abort();
       });
-      for (const c of await services.apps.currentContainers(appRow)) follow(c, since !== undefined ? { since } : { tail });
+      for (const c of await services.apps.currentReplicas(appRow)) follow(c, since !== undefined ? { since } : { tail });
       // `at` (server clock) is where a client that saw no line yet resumes from after a reconnect.
       sender.send({ type: 'ready', appId: appRow.id, deploymentId: appRow.current_deployment_id, at: deps.clock.now().toISOString() });
     });

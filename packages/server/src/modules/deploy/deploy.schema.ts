@@ -52,6 +52,7 @@ export const secretNameList = z.array(z.string().min(1).max(64)).max(50);
 const port = z.number().int().min(1, 'must be 1–65535').max(65535, 'must be 1–65535');
 const cpu = z.number().positive('must be more than 0').max(8, 'at most 8 cores');
 const memory = z.number().int().min(64, 'at least 64 MB').max(16384, 'at most 16384 MB');
+const replicas = z.number().int('must be a whole number').min(1, 'must be 1–20').max(20, 'must be 1–20').meta({ description: 'Containers running this service (1–20, default 1); the ingress balances over the healthy ones. Quotas count cpu × replicas and memory × replicas.' });
 
 export const ServiceInput = z
   .object({
@@ -73,6 +74,7 @@ export const ServiceInput = z
       .optional(),
     healthcheck: z.object({ path: z.string().max(1024).regex(/^\//, 'must start with "/"') }).optional(),
     dependsOn: z.array(dnsName).max(20).optional(),
+    replicas: replicas.optional(),
   })
   .meta({ id: 'ServiceInput' });
 
@@ -90,6 +92,7 @@ export const DeployInput = z
     domain: blank(hostname),
     cpu: cpu.optional(),
     memory: memory.optional(),
+    replicas: replicas.optional(),
     env: envMap.optional(),
     envFrom: secretNameList.optional(),
     secretFiles: secretNameList.optional(),
@@ -116,7 +119,7 @@ export const DeployInput = z
         }),
       );
       if (hasCycle(v.services)) ctx.addIssue({ code: 'custom', path: ['services'], message: 'dependsOn has a cycle' });
-      for (const k of ['image', 'port', 'domain', 'dockerfile', 'context', 'cpu', 'memory'] as const)
+      for (const k of ['image', 'port', 'domain', 'dockerfile', 'context', 'cpu', 'memory', 'replicas'] as const)
         if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `with services, set ${k} per service` });
     } else if (v.image) {
       for (const k of ['branch', 'dockerfile', 'context', 'repoToken'] as const)

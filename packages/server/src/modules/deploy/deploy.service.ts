@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.js';
 import { newId } from '../../lib/ids.js';
 import { domainsFor, primaryDomain, specFromInput, totals, type AppSpec } from '../apps/app-spec.js';
 import { AppsRepo, type QueueGuard, type QueuedDeployment } from '../apps/apps.repo.js';
+import type { DeploymentsService } from '../deployments/deployments.service.js';
 import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
@@ -27,18 +28,14 @@ function newWebhookSecret(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** A queued deployment of the app's stored spec, snapshotted: what the worker rolls out is fixed at queue time. */
-function deploymentRow(app: AppsTable, id: string, trigger: DeploymentsTable['trigger'], commitSha: string | null, now: string): DeploymentsTable {
-  return { id, app_id: app.id, org_id: app.org_id, status: 'queued', spec: app.spec, trigger, commit_sha: commitSha, error: null, cancel_requested: 0, created_at: now, started_at: null, finished_at: null };
-}
-
 export class DeployService {
   private readonly repo: AppsRepo;
 
   constructor(
-    private readonly deps: Pick<Deps, 'db' | 'clock' | 'config' | 'queue' | 'ingress'>,
+    private readonly deps: Pick<Deps, 'db' | 'clock' | 'config' | 'ingress'>,
     private readonly vault: VaultService,
     private readonly secrets: SecretsService,
+    private readonly deployments: DeploymentsService,
   ) {
     this.repo = new AppsRepo(deps.db);
   }
@@ -87,6 +84,10 @@ export class DeployService {
       spec: JSON.stringify(spec),
       domain,
       status: existing?.status ?? 'deploying',
+      status_reason: existing?.status_reason ?? null,
+      desired_state: existing?.desired_state ?? 'running',
+      health_failed: existing?.health_failed ?? 0,
+      health_reason: existing?.health_reason ?? null,
       current_deployment_id: existing?.current_deployment_id ?? null,
       webhook_secret: webhookSecretCt,
       created_at: existing?.created_at ?? now,
@@ -94,11 +95,9 @@ export class DeployService {
     };
     const deploymentId = newId('dep');
     try {
-      await this.repo.upsertAndQueue({
-        app,
-        isNew: !existing,
-        domains,
-        deployment: deploymentRow(app, deploymentId, 'api', null, now),
+      await this.deployments.enqueue(async (tx, queue) => {
+        await this.repo.upsertIn(tx, { app, isNew: !existing, domains });
+        await queue(this.deployments.newRow(app, deploymentId, 'api'));
       });
     } catch (e) {
       const msg = String(e);
@@ -106,8 +105,6 @@ export class DeployService {
       if (msg.includes('UNIQUE') && msg.includes('apps')) throw new AppError('conflict', 'Another deploy of this app name is in progress; retry');
       throw e;
     }
-    this.deps.queue.kick();
-
     const result: DeployResult = { appId, deploymentId, domain, status: 'queued', url: this.deps.ingress.urlFor(domain) };
     if (webhookSecret) result.webhook = this.webhookView(appId, webhookSecret);
     return result;
@@ -122,10 +119,21 @@ export class DeployService {
     app: Pick<AppsTable, 'id'>,
     opts: { trigger: DeploymentsTable['trigger']; commitSha?: string | null; guard?: QueueGuard },
   ): Promise<QueuedDeployment> {
-    const now = this.deps.clock.now().toISOString();
-    const r = await this.repo.queueForApp(app.id, (current) => deploymentRow(current, newId('dep'), opts.trigger, opts.commitSha ?? null, now), opts.guard);
+    const r = await this.deployments.enqueue(async (tx, queue): Promise<QueuedDeployment | null> => {
+      // Read inside the transaction, so the snapshot is the spec as stored right now.
+      const current = await this.repo.findIn(tx, app.id);
+      if (!current) return null;
+      const reused = await opts.guard?.reuse(tx, current);
+      if (reused) {
+        if (reused.outcome !== 'duplicate') await opts.guard!.record(tx, reused.deploymentId, reused.outcome);
+        return reused;
+      }
+      const row = this.deployments.newRow(current, newId('dep'), opts.trigger, { commitSha: opts.commitSha ?? null });
+      await queue(row);
+      await opts.guard?.record(tx, row.id, 'queued');
+      return { deploymentId: row.id, outcome: 'queued' };
+    });
     if (!r) throw new AppError('app_not_found', 'No such app');
-    if (r.outcome === 'queued') this.deps.queue.kick();
     return r;
   }
 

@@ -20,9 +20,19 @@ import {
   SERVER_NAME,
   SERVER_PATH,
   serverConfig,
+  serverErrors,
   type CaddyJson,
 } from './caddy-config.js';
-import { copyRoute, IngressError, normalizeDomain, normalizeRoute, normalizeTable, type Ingress, type IngressRoute } from './ingress.js';
+import {
+  copyRoute,
+  DEFAULT_FAIL_DURATION_MS,
+  IngressError,
+  normalizeDomain,
+  normalizeRoute,
+  normalizeTable,
+  type Ingress,
+  type IngressRoute,
+} from './ingress.js';
 
 export interface CaddyIngressOptions {
   adminUrl: string;
@@ -37,10 +47,23 @@ export interface CaddyIngressOptions {
   fetch?: typeof fetch;
   /** Per admin request. */
   timeoutMs?: number;
+  /** How long Caddy skips an upstream of a multi-target route after it failed (passive health). Default 5 s. */
+  failDurationMs?: number;
 }
 
 export interface CaddyIngress extends Ingress {
   readonly kind: 'caddy';
+}
+
+/** Key order aside: Caddy answers objects with sorted keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as CaddyJson)[k])]))
+        : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 export function createCaddyIngress(opts: CaddyIngressOptions): CaddyIngress {
@@ -48,6 +71,8 @@ export function createCaddyIngress(opts: CaddyIngressOptions): CaddyIngress {
   const admin = new CaddyAdminClient(opts.adminUrl, opts.fetch, opts.timeoutMs);
   const httpsPort = opts.httpsPort ?? 443;
   const tls = opts.tls ?? 'acme';
+  const policy = { failDurationMs: opts.failDurationMs ?? DEFAULT_FAIL_DURATION_MS };
+  const toCaddy = (r: IngressRoute) => caddyRoute(r, policy);
   let table = new Map<string, IngressRoute>();
   let started = false;
 
@@ -98,8 +123,13 @@ export function createCaddyIngress(opts: CaddyIngressOptions): CaddyIngress {
     if (opts.httpsPort !== undefined) await admin.request('POST', '/config/apps/http/https_port', opts.httpsPort, idempotent);
     if (await admin.ensurePath(['apps', 'http', 'servers', SERVER_NAME], serverConfig(httpsPort))) return;
     // The server survives from an earlier run (Caddy keeps its config): keep its routes so apps stay up until
-    // replaceAll() rebuilds them from the database, but make sure the listener and the final 404 are right.
+    // replaceAll() rebuilds them from the database, but make sure the listener, the error answers and the final
+    // 404 are right.
     await admin.request('PATCH', `${SERVER_PATH}/listen`, serverConfig(httpsPort).listen);
+    if (!sameJson(await admin.get(`${SERVER_PATH}/errors`), serverErrors())) {
+      // POST on an object key sets it, whether or not it existed, so resending is harmless.
+      await admin.request('POST', `${SERVER_PATH}/errors`, serverErrors(), { idempotent: true });
+    }
     const routes = (await admin.get(ROUTES_PATH)) as CaddyJson[] | null;
     if (routes === null) {
       await admin.ensurePath(['apps', 'http', 'servers', SERVER_NAME, 'routes'], [catchAllRoute()]);
@@ -133,13 +163,13 @@ export function createCaddyIngress(opts: CaddyIngressOptions): CaddyIngress {
         const id = routeId(r.domain);
         try {
           // One config change: Caddy swaps the whole route in a single reload, so there is no moment without it.
-          await admin.request('PATCH', `/id/${id}`, caddyRoute(r));
+          await admin.request('PATCH', `/id/${id}`, toCaddy(r));
         } catch (err) {
           if (!(err instanceof CaddyAdminError && err.unknownId)) throw err;
           // New domain: the whole array with the route added ahead of the catch-all, in one PATCH. Unlike a PUT
           // insert, resending it after a reset cannot leave two routes with the same @id.
           const routes = ((await admin.get(ROUTES_PATH)) ?? []) as CaddyJson[];
-          await admin.request('PATCH', ROUTES_PATH, tidy(routes, caddyRoute(r)));
+          await admin.request('PATCH', ROUTES_PATH, tidy(routes, toCaddy(r)));
         }
         table.set(r.domain, r);
         log?.info({ domain: r.domain, appId: r.appId, targets: r.targets }, 'route set');
@@ -163,7 +193,7 @@ export function createCaddyIngress(opts: CaddyIngressOptions): CaddyIngress {
         requireStarted();
         const next = normalizeTable(routes);
         // The whole array in one PATCH: one reload, and stale routes from an earlier run disappear with it.
-        await admin.request('PATCH', ROUTES_PATH, [...[...next.values()].map(caddyRoute), catchAllRoute()]);
+        await admin.request('PATCH', ROUTES_PATH, [...[...next.values()].map(toCaddy), catchAllRoute()]);
         table = next;
         log?.info({ routes: next.size }, 'routes replaced');
       }),

@@ -1,14 +1,20 @@
 // The default ingress: an in-process reverse proxy (http-proxy-3) that routes by Host header. The route table is a
 // Map looked up once per request, so replacing an entry is atomic: a request already proxied keeps its target's
 // socket and finishes there, the next request sees the new entry. No reload, no listener restart.
+//
+// A route may list several targets (replicas). Requests rotate over them; a target that fails before answering is
+// marked down for failDurationMs (see TargetRotation), and a request that can safely be sent again goes on to the
+// next target, so a dead replica costs clients nothing.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import net, { type AddressInfo } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import {
   BAD_GATEWAY_BODY,
   copyRoute,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FAIL_DURATION_MS,
   IngressError,
   normalizeDomain,
   normalizeRoute,
@@ -19,6 +25,7 @@ import {
   type IngressRoute,
   type RouteTarget,
 } from './ingress.js';
+import { TargetRotation } from './target-rotation.js';
 
 export interface EmbeddedIngressOptions {
   port: number;
@@ -26,6 +33,10 @@ export interface EmbeddedIngressOptions {
   log?: Logger;
   /** How long stop() lets in-flight requests finish before cutting them. */
   shutdownGraceMs?: number;
+  /** How long a target that failed before answering is skipped (passive health). Default 5 s. */
+  failDurationMs?: number;
+  /** A target that has not accepted the TCP connection by then counts as failed. Default 3 s, as Caddy's dial. */
+  connectTimeoutMs?: number;
 }
 
 export interface EmbeddedIngress extends Ingress {
@@ -34,11 +45,29 @@ export interface EmbeddedIngress extends Ingress {
   readonly port: number;
 }
 
-interface Entry {
-  route: IngressRoute;
-  /** Round-robin cursor; lives with the entry so a route switch starts its own rotation. */
-  next: number;
+/** What one proxied attempt learned from http-proxy-3's events, which its error callback does not carry. */
+interface Attempt {
+  /** The request went out on a kept-alive connection: a reset then says the socket was stale, not the target dead. */
+  reusedSocket: boolean;
+  /** The target sent a response head: the request reached the app, so it is never sent again. */
+  answered: boolean;
 }
+
+/** Only these may be sent to another target after a failure: the first target may have acted on the request. */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Failures before any answer: refused, reset or closed, or no connection within the connect timeout. */
+const FAILED_BEFORE_ANSWER = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNECT_TIMEOUT',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ECONNABORTED',
+]);
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
@@ -54,10 +83,47 @@ function targetUrl(t: RouteTarget): string {
   return `http://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
 }
 
+/** A request without a body: sending it again cannot duplicate an upload, and there is nothing to buffer. */
+function isReplayable(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  const bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0);
+  return bodyless && REPLAYABLE_METHODS.has(req.method ?? '');
+}
+
+function errorCode(err: unknown): string {
+  return String((err as { code?: unknown } | undefined)?.code ?? '');
+}
+
+/**
+ * http-proxy-3 adds a 'close' listener on the response and an 'error' listener on the request per attempt; with up
+ * to one attempt per replica that can pass Node's leak warning threshold without being a leak.
+ */
+function allowAnotherAttempt(req: http.IncomingMessage, res: http.ServerResponse): void {
+  req.setMaxListeners(req.getMaxListeners() + 1);
+  res.setMaxListeners(res.getMaxListeners() + 1);
+}
+
+/** An agent that gives http-proxy-3 a connection already made, so an upgrade goes to the target that accepted it. */
+function agentFor(socket: net.Socket): http.Agent {
+  const agent = new http.Agent();
+  agent.createConnection = () => socket;
+  return agent;
+}
+
+function rawResponse(status: number, body: string): string {
+  const reason = http.STATUS_CODES[status] ?? '';
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
 export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIngress {
   const log = opts.log?.child({ module: 'ingress', ingress: 'embedded' });
   const graceMs = opts.shutdownGraceMs ?? 5_000;
-  let table = new Map<string, Entry>();
+  const failDurationMs = opts.failDurationMs ?? DEFAULT_FAIL_DURATION_MS;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  let table = new Map<string, TargetRotation>();
   let boundPort = opts.port;
 
   // Keep-alive to targets: a polling client costs one TCP handshake per target, not one per request. Node honours
@@ -65,23 +131,41 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
   const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: 30_000 });
   // Forwarded headers are set by hand (xfwd off): the ingress is the edge, so a client's own X-Forwarded-Host or
   // -Proto must not pass through as if the ingress had vouched for them.
-  const proxy = createProxyServer({ agent, xfwd: false, ws: true, changeOrigin: false });
+  const proxy = createProxyServer({ agent, xfwd: false, ws: true, changeOrigin: false, connectTimeout: connectTimeoutMs });
   // An EventEmitter 'error' with no listener would crash the process; every call also has its own callback.
   proxy.on('error', (err) => log?.debug({ err }, 'proxy error'));
+  const attempts = new WeakMap<http.ServerResponse, Attempt>();
+  proxy.on('proxyReq', (proxyReq, _req, res) => {
+    const attempt = attempts.get(res);
+    if (attempt) attempt.reusedSocket = proxyReq.reusedSocket;
+  });
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
+    const attempt = attempts.get(res);
+    if (attempt) attempt.answered = true;
+    // http-proxy-3 leaves the client waiting forever when the target dies mid-answer; cutting the connection is the
+    // only honest way left to say the answer is incomplete.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+  });
 
   const upgraded = new Set<Duplex>();
   const server = http.createServer((req, res) => onRequest(req, res));
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
 
-  function lookup(req: http.IncomingMessage): { status: 404 | 503; body: string } | RouteTarget {
-    const host = hostOf(req.headers.host);
-    const entry = host === undefined ? undefined : table.get(host);
-    if (!entry) return { status: 404, body: NOT_FOUND_BODY };
-    const { targets } = entry.route;
-    if (targets.length === 0) return { status: 503, body: UNAVAILABLE_BODY };
-    const target = targets[entry.next % targets.length]!;
-    entry.next = (entry.next + 1) % targets.length;
-    return target;
+  /** The targets this request tries, in order (see TargetRotation.order), or the answer when no app takes it. */
+  function lookup(req: http.IncomingMessage): { status: 404 | 503; body: string } | { domain: string; targets: RouteTarget[] } {
+    const domain = hostOf(req.headers.host);
+    const rotation = domain === undefined ? undefined : table.get(domain);
+    if (domain === undefined || !rotation) return { status: 404, body: NOT_FOUND_BODY };
+    if (rotation.route.targets.length === 0) return { status: 503, body: UNAVAILABLE_BODY };
+    return { domain, targets: rotation.order(Date.now()) };
+  }
+
+  /** Marks the target in the domain's current rotation: a route set meanwhile keeps the mark if it kept the target. */
+  function markDown(domain: string, target: RouteTarget, err: unknown): void {
+    table.get(domain)?.markDown(target, Date.now() + failDurationMs);
+    log?.warn({ err: errorCode(err) || (err as Error).message, domain, target, forMs: failDurationMs }, 'target failed before answering; skipping it');
   }
 
   function forwardedHeaders(req: http.IncomingMessage): void {
@@ -99,8 +183,49 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
       return;
     }
     forwardedHeaders(req);
-    proxy.web(req, res, { target: targetUrl(found) }, (err) => {
-      log?.warn({ err: (err as Error).message, host: req.headers.host, target: found }, 'target failed');
+    proxyWeb(req, res, found.domain, found.targets, isReplayable(req));
+  }
+
+  /**
+   * Proxies to targets[0]. When it fails before answering, a replayable request goes on to the next target (each
+   * at most once); any other request gets 502. `fresh`: a new connection, after a kept-alive one turned out stale.
+   */
+  function proxyWeb(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    domain: string,
+    targets: RouteTarget[],
+    replayable: boolean,
+    fresh = false,
+  ): void {
+    const target = targets[0]!;
+    const attempt: Attempt = { reusedSocket: false, answered: false };
+    attempts.set(res, attempt);
+    let settled = false;
+    const options = {
+      target: targetUrl(target),
+      // req can be read only once; a replayable request has no body, so every attempt sends an empty one of its own.
+      ...(replayable ? { buffer: Readable.from([]) } : {}),
+      ...(fresh ? { agent: false } : {}),
+    };
+    proxy.web(req, res, options, (err) => {
+      // Every attempt leaves an error listener on req; only this attempt's first failure is about this attempt.
+      if (settled) return;
+      settled = true;
+      const clientGone = req.socket.destroyed;
+      const beforeAnswer = !attempt.answered && !res.headersSent && !clientGone && FAILED_BEFORE_ANSWER.has(errorCode(err));
+      const retry = (rest: RouteTarget[], freshConnection: boolean) => {
+        allowAnotherAttempt(req, res);
+        proxyWeb(req, res, domain, rest, replayable, freshConnection);
+      };
+      if (beforeAnswer && attempt.reusedSocket) {
+        // The target closed an idle kept-alive socket as it was reused: that says nothing about its health.
+        if (replayable) return retry(targets, true);
+      } else if (beforeAnswer) {
+        markDown(domain, target, err);
+        if (replayable && targets.length > 1) return retry(targets.slice(1), false);
+      }
+      log?.warn({ err: (err as Error).message, host: req.headers.host, target }, 'target failed');
       if (!res.headersSent) res.writeHead(502, JSON_HEADERS).end(BAD_GATEWAY_BODY);
       else res.destroy();
     });
@@ -110,19 +235,63 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
     socket.on('error', (err) => log?.debug({ err }, 'upgraded client socket error'));
     const found = lookup(req);
     if ('status' in found) {
-      const reason = found.status === 404 ? 'Not Found' : 'Service Unavailable';
-      socket.end(
-        `HTTP/1.1 ${found.status} ${reason}\r\ncontent-type: application/json\r\n` +
-          `content-length: ${Buffer.byteLength(found.body)}\r\nconnection: close\r\n\r\n${found.body}`,
-      );
+      socket.end(rawResponse(found.status, found.body));
       return;
     }
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     forwardedHeaders(req);
-    proxy.ws(req, socket, head, { target: targetUrl(found) }, (err) => {
-      log?.warn({ err: (err as Error).message, host: req.headers.host, target: found }, 'websocket target failed');
-      socket.destroy();
+    void connectFirst(found.domain, found.targets, socket).then((upstream) => {
+      if (socket.destroyed) upstream?.socket.destroy();
+      else if (!upstream) socket.end(rawResponse(502, BAD_GATEWAY_BODY));
+      else {
+        proxy.ws(req, socket, head, { target: targetUrl(upstream.target), agent: agentFor(upstream.socket) }, (err) => {
+          log?.warn({ err: (err as Error).message, host: req.headers.host, target: upstream.target }, 'websocket target failed');
+          socket.destroy();
+        });
+      }
+    });
+  }
+
+  /**
+   * The first target that accepts a connection, marking the ones that do not. Nothing has gone upstream before the
+   * connection exists, so any upgrade may try every target; the upgrade request then goes out on that connection.
+   */
+  async function connectFirst(
+    domain: string,
+    targets: RouteTarget[],
+    client: Duplex,
+  ): Promise<{ target: RouteTarget; socket: net.Socket } | undefined> {
+    for (const target of targets) {
+      if (client.destroyed) return undefined;
+      try {
+        return { target, socket: await connect(target) };
+      } catch (err) {
+        markDown(domain, target, err);
+      }
+    }
+    return undefined;
+  }
+
+  function connect(t: RouteTarget): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: t.host, port: t.port });
+      const timer = setTimeout(() => {
+        const err = Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ECONNECT_TIMEOUT' });
+        socket.destroy(err);
+      }, connectTimeoutMs);
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        // The upgrade request adds its own listener; this one only keeps a later error from being unhandled.
+        socket.on('error', (err) => log?.debug({ err }, 'upstream websocket socket error'));
+        resolve(socket);
+      });
     });
   }
 
@@ -160,7 +329,7 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
 
     async setRoute(route) {
       const r = normalizeRoute(route);
-      table.set(r.domain, { route: r, next: 0 });
+      table.set(r.domain, new TargetRotation(r, table.get(r.domain)));
       log?.info({ domain: r.domain, appId: r.appId, targets: r.targets }, 'route set');
     },
 
@@ -171,8 +340,8 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
     },
 
     async replaceAll(routes) {
-      const next = new Map<string, Entry>();
-      for (const [domain, route] of normalizeTable(routes)) next.set(domain, { route, next: 0 });
+      const next = new Map<string, TargetRotation>();
+      for (const [domain, route] of normalizeTable(routes)) next.set(domain, new TargetRotation(route, table.get(domain)));
       table = next;
       log?.info({ routes: next.size }, 'routes replaced');
     },

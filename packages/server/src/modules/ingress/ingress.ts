@@ -37,6 +37,11 @@ export const NOT_FOUND_BODY = JSON.stringify({ error: 'not_found', message: 'No 
 export const UNAVAILABLE_BODY = JSON.stringify({ error: 'unavailable', message: 'The app has no healthy instance' });
 export const BAD_GATEWAY_BODY = JSON.stringify({ error: 'bad_gateway', message: 'The app did not answer' });
 
+/** How long a target that failed before answering is skipped, in both ingresses (passive health). */
+export const DEFAULT_FAIL_DURATION_MS = 5_000;
+/** How long the embedded ingress waits for a target to accept a connection; Caddy's default dial timeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
 /** Lower-cases and drops a trailing dot so `Example.COM.` and `example.com` are one route. */

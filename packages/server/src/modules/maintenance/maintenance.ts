@@ -17,9 +17,11 @@ export class Maintenance {
   private inFlight: Promise<void> | null = null;
   private readonly intervalMs: number;
   private readonly retentionMs: number;
+  /** Finish a re-encryption a seal or restart cut short (a no-op with one term) once the keys are back. */
+  private readonly onUnsealed = () => void this.reencrypt.kick('unseal');
 
   constructor(
-    private readonly deps: Pick<Deps, 'db' | 'vault' | 'clock' | 'log'>,
+    private readonly deps: Pick<Deps, 'db' | 'vault' | 'clock' | 'log' | 'events'>,
     readonly reencrypt: ReencryptJob,
     options: MaintenanceOptions = {},
   ) {
@@ -30,6 +32,7 @@ export class Maintenance {
   /** One round now (in the background), then one every interval; the timer never keeps the process alive. */
   start(): void {
     if (this.timer) return;
+    this.deps.events.on('vault-unsealed', this.onUnsealed);
     this.tick();
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
@@ -38,6 +41,7 @@ export class Maintenance {
   /** Clears the timer and waits for a round and a re-encryption run in progress to end (the latter stops early). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.deps.events.off('vault-unsealed', this.onUnsealed);
     this.timer = null;
     await Promise.all([this.inFlight, this.reencrypt.stop()]);
   }

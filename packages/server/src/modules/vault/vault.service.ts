@@ -24,10 +24,7 @@ export interface DataKeyStatus {
 export class VaultService implements FieldCrypto {
   /** Inline env values, repo tokens, webhook secrets: see EnvCipher for the AAD layouts. */
   readonly env: EnvCipher;
-  /** Work that needs the keys and waits for them: run once after each unseal that loaded the key (set by services.ts). */
-  readonly afterUnseal: (() => void)[] = [];
-
-  constructor(private readonly deps: Pick<Deps, 'vault' | 'db' | 'clock' | 'log'>) {
+  constructor(private readonly deps: Pick<Deps, 'vault' | 'db' | 'clock' | 'log' | 'events'>) {
     this.env = new EnvCipher(this);
   }
 
@@ -56,7 +53,8 @@ export class VaultService implements FieldCrypto {
       await this.audit({ userId: auth.userId, orgId: auth.orgId, action, outcome: 'ok', detail: outcome });
       // A seal() racing this unseal wins, so report the state the vault is actually in.
       const sealed = this.deps.vault.sealed;
-      if (!sealed && outcome !== 'already_unsealed') for (const run of this.afterUnseal) run();
+      // Work that waited for the keys (queued jobs, secret files, re-encryption) subscribes to this.
+      if (!sealed && outcome !== 'already_unsealed') this.deps.events.emit('vault-unsealed');
       return { sealed, outcome };
     } catch (error) {
       const appError = this.toAppError(error);

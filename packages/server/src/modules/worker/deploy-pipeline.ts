@@ -1,18 +1,18 @@
-// One deployment, start to finish: (build) → materialise env and secret files → start the new containers →
-// health check → switch the ingress → stop and remove the old ones. Nothing serving is touched before the switch,
-// so any failure up to it leaves the previous version in place.
-import type { ContainerInfo, DockerDriver, Labels } from '@cynchro/docker-driver';
-import { LABELS } from '@cynchro/docker-driver';
+// What a job does, top to bottom. A rollout: images (build, reuse or pull) → env and secret files → start the new
+// release and wait until healthy → switch the routes → the app's current release → retire the old one → prune
+// images. Nothing serving is touched before the switch, so any failure up to it leaves the previous release in
+// place. A stop: routes answer 503, the containers stop, the app is `stopped`.
 import type { Deps } from '../../deps.js';
-import { startOrder, type AppSpec, type ServiceSpec } from '../apps/app-spec.js';
-import type { AppsRepo } from '../apps/apps.repo.js';
+import { step } from '../../lib/step-timeout.js';
+import type { AppSpec } from '../apps/app-spec.js';
 import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
-import { domainsFor } from '../apps/app-spec.js';
-import { envAad, repoTokenAad } from '../deploy/deploy.service.js';
-import type { SecretsService } from '../secrets/secrets.service.js';
+import { repoTokenAad } from '../deploy/deploy.service.js';
+import type { DeploymentsService } from '../deployments/deployments.service.js';
+import type { AppRouting } from '../routing/app-routing.js';
+import type { AppRuntime } from '../runtime/app-runtime.js';
 import type { VaultService } from '../vault/vault.service.js';
+import type { Images, ReleaseBuilder } from './release-builder.js';
 import type { Semaphore } from './semaphore.js';
-import { step } from './step-timeout.js';
 
 export interface PipelineTimeouts {
   buildMs: number;
@@ -26,188 +26,119 @@ export interface PipelineTimeouts {
 
 export const DEFAULT_TIMEOUTS: PipelineTimeouts = { buildMs: 20 * 60_000, pullMs: 5 * 60_000, startMs: 60_000, healthMs: 90_000, switchMs: 30_000, drainMs: 2_000 };
 
-export interface PipelineContext {
-  deps: Pick<Deps, 'docker' | 'ingress' | 'config' | 'clock' | 'events' | 'log'>;
-  repo: AppsRepo;
-  vault: VaultService;
-  secrets: SecretsService;
-  timeouts: PipelineTimeouts;
-  app: AppsTable;
-  deployment: DeploymentsTable;
-  signal: AbortSignal;
-  log(stream: string, text: string): Promise<void>;
-  /** Bounds concurrent builds across the worker; a deployment holds one slot for its whole build phase. */
-  buildSlots?: Semaphore;
-}
-
 /** Built images kept per app after a successful deployment: this many deployments' worth (rollback material). */
-export const KEEP_BUILDS = 3;
+export const KEEP_BUILDS = 5;
 
-export function appLabels(app: { id: string; org_id: string }): Labels {
-  return { [LABELS.managed]: 'true', [LABELS.org]: app.org_id, [LABELS.app]: app.id };
+export interface PipelineDeps {
+  config: Deps['config'];
+  log: Deps['log'];
+  runtime: AppRuntime;
+  routing: AppRouting;
+  deployments: DeploymentsService;
+  releases: ReleaseBuilder;
+  vault: VaultService;
+  /** Bounds concurrent builds across the worker; a deployment holds one slot for its whole build phase. */
+  buildSlots: Semaphore;
+  timeouts: PipelineTimeouts;
 }
 
-export function networkName(appId: string): string {
-  return `cynchro-${appId}`;
-}
+export class DeployPipeline {
+  constructor(private readonly d: PipelineDeps) {}
 
-export function volumeName(appId: string, name: string): string {
-  return `cynchro-${appId}-${name}`;
-}
+  async run(job: DeploymentsTable, app: AppsTable, signal: AbortSignal): Promise<void> {
+    if (job.trigger === 'stop') return this.stop(job, app);
+    const log = (text: string) => this.d.deployments.log(job.id, 'system', text);
+    const spec = JSON.parse(job.spec) as AppSpec;
 
-export function builtImageTag(appId: string, deploymentId: string, service: string): string {
-  return `cynchro/${appId.replace(/_/g, '-')}:${deploymentId.replace(/_/g, '-')}-${service}`;
-}
+    const images = await this.images(job, app, spec, signal);
+    await this.d.deployments.advance(job, 'deploying', { images: JSON.stringify(images) });
 
-export async function runPipeline(ctx: PipelineContext): Promise<void> {
-  const { app, deployment, deps } = ctx;
-  const spec = JSON.parse(deployment.spec) as AppSpec;
-  const docker: DockerDriver = deps.docker;
-  const images = new Map<string, string>();
+    const release = await this.d.releases.build(app, job, images);
+    await log(`materialised env for ${release.services.length} service(s)`);
 
-  // 1. Images: build what the repo provides, make sure the others are present.
-  const toBuild = spec.services.filter((s) => s.build);
-  if (toBuild.length) {
-    if (!spec.repo) throw new Error('services to build but no repo');
-    const token = spec.repo.token ? ctx.vault.decrypt(repoTokenAad(app.org_id, app.id), spec.repo.token) : undefined;
-    if (ctx.buildSlots?.busy) await ctx.log('system', `waiting for a build slot (${ctx.buildSlots.inUse} build(s) running)`);
-    const release = ctx.buildSlots ? await ctx.buildSlots.acquire(ctx.signal) : () => {};
-    // Every service builds the same commit: the pushed one, else whatever the first clone found at the branch head.
-    let commit = deployment.commit_sha;
-    try {
-      for (const svc of toBuild) {
-        await ctx.log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
-        const tag = builtImageTag(app.id, deployment.id, svc.name);
-        const built = await step(`build of ${svc.name}`, ctx.timeouts.buildMs, ctx.signal, (signal) =>
-          docker.buildFromGit({
-            repoUrl: spec.repo!.url,
-            branch: spec.repo!.branch,
-            ...(commit ? { commit } : {}),
-            dockerfile: svc.build!.dockerfile,
-            context: svc.build!.context,
-            ...(token ? { token } : {}),
-            tag,
-            labels: { ...appLabels(app), [LABELS.deployment]: deployment.id, [LABELS.service]: svc.name },
-            allowHosts: deps.config.gitAllowHosts,
-            onLine: (l) => void ctx.log('build', l),
-            signal,
-            timeoutMs: ctx.timeouts.buildMs,
-          }),
-        );
-        images.set(svc.name, built.tag);
-        commit = built.commitSha;
-        await ctx.repo.transition(deployment.id, 'building', { commit_sha: built.commitSha }, ['building']);
-        await ctx.log('system', `built ${built.tag} at commit ${built.commitSha}`);
-      }
-    } finally {
-      release();
-    }
-  }
-  await ctx.repo.transition(deployment.id, 'deploying', {}, ['building', 'deploying']);
-  for (const svc of spec.services.filter((s) => s.image)) {
-    images.set(svc.name, svc.image!);
-    if (!(await docker.imageExists(svc.image!))) {
-      await ctx.log('system', `pulling ${svc.image}`);
-      await step(`pull of ${svc.image}`, ctx.timeouts.pullMs, ctx.signal, (signal) => docker.pullImage(svc.image!, { signal, onLine: (l) => void ctx.log('pull', l) }));
-    }
-  }
+    await this.d.runtime.startRelease(release, { signal, log, startMs: this.d.timeouts.startMs, healthMs: this.d.timeouts.healthMs });
 
-  // 2. Env and secret files, decrypted only now and only in memory.
-  const material = await materialise(ctx.vault, ctx.secrets, app, spec);
-  await ctx.log('system', `materialised env for ${material.size} service(s)`);
-
-  // 3-4. New containers, in dependsOn order, each healthy before its dependants start.
-  const network = await docker.ensureNetwork(networkName(app.id), appLabels(app));
-  const started = new Map<string, ContainerInfo>();
-  for (const wave of startOrder(spec.services)) {
-    await Promise.all(
-      wave.map(async (svc) => {
-        const m = material.get(svc.name)!;
-        await ctx.log('system', `starting ${svc.name} (${images.get(svc.name)})`);
-        const info = await step(`start of ${svc.name}`, ctx.timeouts.startMs, ctx.signal, () =>
-          docker.runContainer({
-            name: `cynchro-${app.id}-${svc.name}-${deployment.id.slice(-8)}`,
-            image: images.get(svc.name)!,
-            ...(svc.command ? { command: svc.command } : {}),
-            env: m.env,
-            ...(svc.port !== undefined ? { port: svc.port } : {}),
-            labels: { ...appLabels(app), [LABELS.deployment]: deployment.id, [LABELS.service]: svc.name },
-            cpu: svc.cpu,
-            memoryMb: svc.memory,
-            network,
-            aliases: [svc.name],
-            volumes: svc.volumes.map((v) => ({ name: volumeName(app.id, v.name), path: v.path })),
-            secretFiles: m.files,
-          }),
-        );
-        started.set(svc.name, info);
-        await step(`health check of ${svc.name}`, ctx.timeouts.healthMs + 5_000, ctx.signal, (signal) =>
-          docker.waitHealthy(info.id, { ...(svc.port !== undefined ? { port: svc.port, http: true } : {}), ...(svc.healthcheck ? { path: svc.healthcheck.path } : {}), timeoutMs: ctx.timeouts.healthMs, signal }),
-        );
-        await ctx.log('system', `${svc.name} is healthy`);
-      }),
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
+    // The new release serves and is the app's current one from here on, so a crash after this point keeps it.
+    await step('ingress switch', this.d.timeouts.switchMs, signal, () =>
+      this.d.routing.switchTo({ app, spec, deploymentId: job.id }, () => this.d.deployments.switched(app.id, job.id)),
     );
-  }
+    await log(`traffic switched to ${job.id}`);
 
-  // 5. The switch: from here on the new version serves.
-  if (ctx.signal.aborted) throw new Error('canceled');
-  const routes = domainsFor(app.name, spec, deps.config.rootDomain).map((d) => {
-    const c = started.get(d.service)!;
-    if (!c.hostPort) throw new Error(`${d.service} has no published port`);
-    return { domain: d.domain, appId: app.id, targets: [{ host: '127.0.0.1', port: c.hostPort }] };
-  });
-  await step('ingress switch', ctx.timeouts.switchMs, ctx.signal, async () => {
-    for (const r of routes) await deps.ingress.setRoute(r);
-  });
-  await ctx.log('system', `traffic switched to ${deployment.id}`);
-}
-
-/**
- * After a successful deployment: removes the app's built images beyond the newest KEEP_BUILDS deployments' worth,
- * never this deployment's own (nor, by the driver's rule, any image a container uses). Returns what was removed.
- */
-export async function pruneBuiltImages(docker: DockerDriver, appId: string, deploymentId: string, spec: AppSpec): Promise<string[]> {
-  const built = spec.services.filter((s) => s.build).map((s) => builtImageTag(appId, deploymentId, s.name));
-  const perDeployment = Math.max(1, spec.services.filter((s) => s.build).length);
-  return docker.pruneImages({ [LABELS.app]: appId }, KEEP_BUILDS * perDeployment, built);
-}
-
-/** Removes every container of the app that is not this deployment's: the old version, once the new one serves. */
-export async function removeOtherDeployments(docker: DockerDriver, appId: string, keepDeploymentId: string, drainMs = 0): Promise<number> {
-  const all = await docker.listContainers({ [LABELS.app]: appId }, { all: true });
-  const old = all.filter((c) => c.labels[LABELS.deployment] !== keepDeploymentId);
-  if (old.length && drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
-  for (const c of old) {
-    await docker.stopContainer(c.id, 10).catch(() => {});
-    await docker.removeContainer(c.id);
-  }
-  return old.length;
-}
-
-export async function removeDeploymentContainers(docker: DockerDriver, deploymentId: string): Promise<void> {
-  for (const c of await docker.listContainers({ [LABELS.deployment]: deploymentId }, { all: true })) await docker.removeContainer(c.id);
-}
-
-export type Material = Map<string, { env: Record<string, string>; files: Record<string, string> }>;
-
-/**
- * Each service's env and secret files, decrypted in memory only: app-wide values first, then the service's own
- * (which win); within a level, inline env wins over envFrom secrets.
- */
-export async function materialise(vault: VaultService, secretsService: SecretsService, app: { id: string; org_id: string }, spec: AppSpec): Promise<Material> {
-  const names = [...new Set([...spec.envFrom, ...spec.secretFiles, ...spec.services.flatMap((s) => [...s.envFrom, ...s.secretFiles])])];
-  const secrets = names.length ? await secretsService.resolveForApp(app.org_id, app.id, names) : {};
-  const decryptEnv = (service: string, env: Record<string, string>) =>
-    Object.fromEntries(Object.entries(env).map(([k, ct]) => [k, vault.decrypt(envAad(app.org_id, app.id, service, k), ct)]));
-  const fromSecrets = (list: string[]) => Object.assign({}, ...list.map((n) => secrets[n] ?? {})) as Record<string, string>;
-  const appEnv = { ...fromSecrets(spec.envFrom), ...decryptEnv('', spec.env) };
-  const appFiles = fromSecrets(spec.secretFiles);
-  const out: Material = new Map();
-  for (const svc of spec.services as ServiceSpec[]) {
-    out.set(svc.name, {
-      env: { ...appEnv, ...fromSecrets(svc.envFrom), ...decryptEnv(svc.name, svc.env) },
-      files: { ...appFiles, ...fromSecrets(svc.secretFiles) },
+    const removed = await this.d.runtime.retireOthers(app.id, job.id, this.d.timeouts.drainMs).catch(async (e: unknown) => {
+      await log(`could not remove old containers yet: ${(e as Error).message} (reconciliation will)`);
+      return 0;
     });
+    await log(`deployment succeeded; removed ${removed} old container(s)`);
+    await this.prune(job, app, images);
   }
-  return out;
+
+  /** Every service's image: the ones this job already names (restart, rollback), else built from the repo or pulled. */
+  private async images(job: DeploymentsTable, app: AppsTable, spec: AppSpec, signal: AbortSignal): Promise<Images> {
+    const images: Images = job.images ? (JSON.parse(job.images) as Images) : {};
+    const log = (stream: string, text: string) => void this.d.deployments.log(job.id, stream, text);
+    const toBuild = spec.services.filter((s) => s.build && !images[s.name]);
+    if (toBuild.length) {
+      if (!spec.repo) throw new Error('services to build but no repo');
+      const token = spec.repo.token ? this.d.vault.decrypt(repoTokenAad(app.org_id, app.id), spec.repo.token) : undefined;
+      const slots = this.d.buildSlots;
+      if (slots.busy) log('system', `waiting for a build slot (${slots.inUse} build(s) running)`);
+      const release = await slots.acquire(signal);
+      // Every service builds the same commit: the pushed one, else whatever the first clone found at the branch head.
+      let commit = job.commit_sha;
+      try {
+        for (const svc of toBuild) {
+          log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
+          const built = await step(`build of ${svc.name}`, this.d.timeouts.buildMs, signal, (s) =>
+            this.d.runtime.build({
+              ref: { appId: app.id, orgId: app.org_id, deploymentId: job.id },
+              service: svc.name,
+              repoUrl: spec.repo!.url,
+              branch: spec.repo!.branch,
+              ...(commit ? { commit } : {}),
+              dockerfile: svc.build!.dockerfile,
+              context: svc.build!.context,
+              ...(token ? { token } : {}),
+              allowHosts: this.d.config.gitAllowHosts,
+              onLine: (l) => log('build', l),
+              signal: s,
+              timeoutMs: this.d.timeouts.buildMs,
+            }),
+          );
+          images[svc.name] = built.image;
+          commit = built.commitSha;
+          await this.d.deployments.record(job.id, { commit_sha: built.commitSha });
+          log('system', `built ${built.image} at commit ${built.commitSha}`);
+        }
+      } finally {
+        release();
+      }
+    }
+    for (const svc of spec.services) {
+      if (images[svc.name] || !svc.image) continue;
+      await step(`pull of ${svc.image}`, this.d.timeouts.pullMs, signal, (s) =>
+        this.d.runtime.ensureImage(svc.image!, { signal: s, onLine: (l) => log('pull', l), timeoutMs: this.d.timeouts.pullMs }),
+      );
+      images[svc.name] = svc.image;
+    }
+    return images;
+  }
+
+  /** Best effort: a failed prune never fails the deployment; the next successful one prunes again. */
+  private async prune(job: DeploymentsTable, app: AppsTable, images: Images): Promise<void> {
+    const spec = JSON.parse(job.spec) as AppSpec;
+    const perDeployment = Math.max(1, spec.services.filter((s) => s.build).length);
+    try {
+      const pruned = await this.d.runtime.pruneImages(app.id, KEEP_BUILDS * perDeployment, Object.values(images));
+      if (pruned.length) await this.d.deployments.log(job.id, 'system', `pruned ${pruned.length} old image(s)`);
+    } catch (err) {
+      this.d.log.warn({ err, appId: app.id, deploymentId: job.id }, 'pruning old images failed');
+    }
+  }
+
+  private async stop(job: DeploymentsTable, app: AppsTable): Promise<void> {
+    await this.d.routing.switchTo({ app, spec: JSON.parse(app.spec) as AppSpec, deploymentId: null }, () => this.d.deployments.stopped(app.id));
+    await this.d.runtime.stopApp(app.id);
+    await this.d.deployments.log(job.id, 'system', 'the app is stopped; its domains answer 503');
+  }
 }

@@ -1,71 +1,86 @@
-// The deployment worker: drives the durable job table (the `deployments` rows) with at most one active deployment
-// per app and a bounded number overall. Every state change is a conditional update, so a race, a cancel or a
-// restart can never move a deployment out of a final state or leave it `building`/`deploying` forever.
+// The worker drives the durable job table (the `deployments` rows): at most one job per app (under the app's lock,
+// which the reconciler and deletes also take) and a bounded number overall. It never writes a status itself: the
+// deployments module does, conditionally, so a race, a cancel or a restart can never move a job out of a final
+// state. It wakes on the deployments module's events (queued, cancel) and the vault's (unsealed).
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors/app-error.js';
-import { AppsRepo } from '../apps/apps.repo.js';
-import type { AppSpec } from '../apps/app-spec.js';
-import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
-import type { SecretsService } from '../secrets/secrets.service.js';
+import { Canceled, reasonOf } from '../../lib/step-timeout.js';
+import { needsVault, type AppSpec } from '../apps/app-spec.js';
+import type { DeploymentsTable } from '../apps/apps.tables.js';
+import { isFinal, rollsOut } from '../deployments/deployment-status.js';
+import type { DeploymentsService } from '../deployments/deployments.service.js';
+import type { AppRuntime } from '../runtime/app-runtime.js';
 import type { VaultService } from '../vault/vault.service.js';
-import { DEFAULT_TIMEOUTS, pruneBuiltImages, removeDeploymentContainers, removeOtherDeployments, runPipeline, type PipelineTimeouts } from './deploy-pipeline.js';
-import type { DeploymentQueue } from './deployment-queue.js';
-import { reconcile } from './reconcile.js';
-import { Semaphore } from './semaphore.js';
-import { Canceled, reasonOf } from './step-timeout.js';
+import type { AppLocks } from '../../lib/app-locks.js';
+import type { DeployPipeline } from './deploy-pipeline.js';
 
 export interface WorkerOptions {
   concurrency?: number;
   pollMs?: number;
-  timeouts?: Partial<PipelineTimeouts>;
-  /** Image builds running at once across the worker (clone + docker build are heavy); default 1. */
-  buildConcurrency?: number;
 }
 
-type WorkerDeps = Pick<Deps, 'db' | 'docker' | 'ingress' | 'config' | 'clock' | 'events' | 'log'>;
+export interface WorkerDeps {
+  events: Deps['events'];
+  log: Deps['log'];
+  deployments: DeploymentsService;
+  pipeline: DeployPipeline;
+  runtime: AppRuntime;
+  locks: AppLocks;
+  vault: VaultService;
+}
 
-export class DeploymentWorker implements DeploymentQueue {
-  private readonly repo: AppsRepo;
+class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+export class DeploymentWorker {
   private readonly running = new Map<string, { appId: string; ac: AbortController; done: Promise<void> }>();
+  /** Apps being deleted: their jobs are not taken. */
+  private readonly blocked = new Set<string>();
+  /** Jobs already told they wait for the vault (said once in their log). */
+  private readonly waitingNoted = new Set<string>();
   private readonly concurrency: number;
   private readonly pollMs: number;
-  private readonly timeouts: PipelineTimeouts;
-  private readonly buildSlots: Semaphore;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
   private stopped = true;
-  private services: { vault: VaultService; secrets: SecretsService } | undefined;
+  private readonly onStatus = (e: { status: string }) => {
+    if (e.status === 'queued') this.kick();
+  };
+  private readonly onCancel = (e: { deploymentId: string }) => this.running.get(e.deploymentId)?.ac.abort(new Canceled());
+  private readonly onUnsealed = () => this.kick();
 
   constructor(
-    private readonly deps: WorkerDeps,
+    private readonly d: WorkerDeps,
     opts: WorkerOptions = {},
   ) {
-    this.repo = new AppsRepo(deps.db);
-    this.concurrency = opts.concurrency ?? 2;
+    this.concurrency = opts.concurrency ?? 4;
     this.pollMs = opts.pollMs ?? 1000;
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.buildSlots = new Semaphore(opts.buildConcurrency ?? 1);
   }
 
-  /** The services the pipeline uses exist after the worker (they kick it); they are attached before start. */
-  attach(services: { vault: VaultService; secrets: SecretsService }): void {
-    this.services = services;
-  }
-
-  async start(): Promise<void> {
-    await reconcile({ ...this.deps, repo: this.repo });
+  start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
+    this.d.events.on('deployment-status', this.onStatus);
+    this.d.events.on('deployment-cancel', this.onCancel);
+    this.d.events.on('vault-unsealed', this.onUnsealed);
+    // The events are the fast path; polling is the fallback that makes a missed one harmless.
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.timer.unref();
     this.kick();
   }
 
-  /** Stops taking work and aborts what runs; interrupted deployments end `failed` (`interrupted`). */
+  /** Stops taking work and aborts what runs; interrupted jobs end `failed` (`interrupted`). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    for (const r of this.running.values()) r.ac.abort(new Error('interrupted'));
+    this.d.events.off('deployment-status', this.onStatus);
+    this.d.events.off('deployment-cancel', this.onCancel);
+    this.d.events.off('vault-unsealed', this.onUnsealed);
+    for (const r of this.running.values()) r.ac.abort(new Interrupted());
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
@@ -77,7 +92,7 @@ export class DeploymentWorker implements DeploymentQueue {
     }
     this.ticking = true;
     void this.tick()
-      .catch((e) => this.deps.log.error({ err: e }, 'deployment worker tick failed'))
+      .catch((e) => this.d.log.error({ err: e }, 'deployment worker tick failed'))
       .finally(() => {
         this.ticking = false;
         if (this.again) {
@@ -87,117 +102,92 @@ export class DeploymentWorker implements DeploymentQueue {
       });
   }
 
-  async cancel(deploymentId: string): Promise<void> {
-    const now = this.deps.clock.now().toISOString();
-    if (await this.repo.transition(deploymentId, 'canceled', { error: 'canceled by request', finished_at: now }, ['queued'])) {
-      this.emitStatus(deploymentId, 'canceled');
-      return;
+  /**
+   * Runs `fn` with the app to itself: its jobs are canceled (a running one is aborted and cleans up first) and no
+   * new one is taken until `fn` ends. For deleting an app.
+   */
+  async exclusive<T>(appId: string, fn: () => Promise<T>): Promise<T> {
+    this.blocked.add(appId);
+    try {
+      await this.d.deployments.cancelAllFor(appId);
+      for (const r of this.running.values()) if (r.appId === appId) r.ac.abort(new Canceled());
+      return await this.d.locks.run(appId, fn);
+    } finally {
+      this.blocked.delete(appId);
     }
-    await this.repo.requestCancel(deploymentId);
-    this.running.get(deploymentId)?.ac.abort(new Canceled());
   }
 
   /** Resolves when nothing is queued or running (tests and graceful shutdown). */
   async idle(timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const left = await this.deps.db.selectFrom('deployments').select('id').where('status', 'in', ['queued', 'building', 'deploying']).execute();
-      if (!left.length && !this.running.size) return;
+      if (!(await this.d.deployments.repo.anyPending()) && !this.running.size) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error('worker did not become idle');
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || !this.services) return;
+    if (this.stopped) return;
     const free = this.concurrency - this.running.size;
     if (free <= 0) return;
-    const candidates = await this.repo.nextRunnable(free + this.running.size);
-    for (const d of candidates) {
+    const candidates = await this.d.deployments.repo.nextRunnable(free + this.running.size + 8);
+    for (const job of candidates) {
       if (this.running.size >= this.concurrency) break;
-      if (this.running.has(d.id) || [...this.running.values()].some((r) => r.appId === d.app_id)) continue;
-      const spec = JSON.parse(d.spec) as AppSpec;
-      const first = spec.services.some((s) => s.build) ? 'building' : 'deploying';
-      const now = this.deps.clock.now().toISOString();
-      if (!(await this.repo.transition(d.id, first, { started_at: now }, ['queued']))) continue; // someone else took it
-      this.emitStatus(d.id, first, d.app_id);
+      if (this.running.has(job.id) || this.blocked.has(job.app_id) || [...this.running.values()].some((r) => r.appId === job.app_id)) continue;
+      const spec = JSON.parse(job.spec) as AppSpec;
+      const building = rollsOut(job.trigger) && spec.services.some((s) => s.build) && !job.images;
+      if (rollsOut(job.trigger) && this.d.vault.sealed && needsVault(spec, building)) {
+        // A restarted server is sealed: the job waits for the unseal (the vault-unsealed event wakes us) instead of failing.
+        if (!this.waitingNoted.has(job.id)) {
+          this.waitingNoted.add(job.id);
+          await this.d.deployments.log(job.id, 'system', 'waiting for the vault to be unsealed (this deployment needs its keys)');
+        }
+        continue;
+      }
+      this.waitingNoted.delete(job.id);
       const ac = new AbortController();
-      const done = this.execute({ ...d, status: first, started_at: now }, ac).finally(() => {
-        this.running.delete(d.id);
-        this.kick();
-      });
-      this.running.set(d.id, { appId: d.app_id, ac, done });
+      const done = this.d.locks
+        .run(job.app_id, () => this.execute(job, building ? 'building' : 'deploying', ac))
+        .catch((e) => this.d.log.error({ err: e, deploymentId: job.id }, 'job failed unexpectedly'))
+        .finally(() => {
+          this.running.delete(job.id);
+          this.kick();
+        });
+      this.running.set(job.id, { appId: job.app_id, ac, done });
     }
   }
 
-  private async execute(deployment: DeploymentsTable, ac: AbortController): Promise<void> {
-    const app = await this.repo.findById(deployment.app_id);
+  private async execute(job: DeploymentsTable, first: 'building' | 'deploying', ac: AbortController): Promise<void> {
+    if (ac.signal.aborted || !(await this.d.deployments.claim(job, first))) return; // canceled or taken meanwhile
+    const fresh = await this.d.deployments.repo.byId(job.id);
+    if (!fresh || isFinal(fresh.status)) return;
+    if (fresh.cancel_requested) ac.abort(new Canceled());
+    const app = await this.d.deployments.repo.app(job.app_id);
     if (!app) {
-      await this.finish(deployment, 'failed', 'the app was deleted');
+      await this.d.deployments.finish(job, 'failed', 'the app was deleted');
       return;
     }
-    const log = async (stream: string, text: string) => {
-      const at = this.deps.clock.now().toISOString();
-      try {
-        const id = await this.repo.appendLog(deployment.id, at, stream, text);
-        this.deps.events.emit('deployment-log', { deploymentId: deployment.id, id, at, stream, text });
-      } catch {
-        /* the deployment (and its log) was deleted with its app */
-      }
-    };
-    if (app.status !== 'running') await this.repo.setStatus(app.id, 'deploying', this.deps.clock.now().toISOString());
     try {
-      await runPipeline({ deps: this.deps, repo: this.repo, vault: this.services!.vault, secrets: this.services!.secrets, timeouts: this.timeouts, app, deployment, signal: ac.signal, log, buildSlots: this.buildSlots });
-      // The new version serves: make it the app's current one first, so a crash from here on keeps it.
-      await this.repo.setCurrent(app.id, deployment.id, this.deps.clock.now().toISOString());
-      this.deps.events.emit('app-switched', { appId: app.id, deploymentId: deployment.id });
-      const removed = await removeOtherDeployments(this.deps.docker, app.id, deployment.id, this.timeouts.drainMs).catch((e) => {
-        void log('system', `could not remove old containers yet: ${reasonOf(e)} (reconciliation will)`);
-        return 0;
-      });
-      await log('system', `deployment succeeded; removed ${removed} old container(s)`);
-      // Best effort: a failed prune never fails the deployment; the next successful one prunes again.
-      try {
-        const pruned = await pruneBuiltImages(this.deps.docker, app.id, deployment.id, JSON.parse(deployment.spec) as AppSpec);
-        if (pruned.length) await log('system', `pruned ${pruned.length} old image(s)`);
-      } catch (err) {
-        this.deps.log.warn({ err, appId: app.id, deploymentId: deployment.id }, 'pruning old images failed');
-        await log('system', `could not prune old images: ${reasonOf(err)}`);
-      }
-      if (await this.repo.transition(deployment.id, 'succeeded', { finished_at: this.deps.clock.now().toISOString() })) {
-        this.emitStatus(deployment.id, 'succeeded', app.id);
-      }
+      await this.d.pipeline.run(fresh, app, ac.signal);
+      await this.d.deployments.finish(job, 'succeeded');
     } catch (e) {
       const canceled = e instanceof Canceled || ac.signal.reason instanceof Canceled;
-      const interrupted = !canceled && ac.signal.aborted;
+      const interrupted = !canceled && ac.signal.reason instanceof Interrupted;
       const reason = canceled ? 'canceled by request' : interrupted ? 'interrupted' : reasonOf(e);
-      await log('error', reason);
-      await removeDeploymentContainers(this.deps.docker, deployment.id).catch((err) => this.deps.log.warn({ err }, 'cleanup of a failed deployment'));
-      await this.finish(deployment, canceled ? 'canceled' : 'failed', reason);
-      await this.settleAppStatus(app);
+      await this.d.deployments.log(job.id, 'error', reason);
+      if (rollsOut(job.trigger)) {
+        // Only if it never became the app's current release: a failure after the switch keeps what serves.
+        const now = await this.d.deployments.repo.app(job.app_id);
+        if (now?.current_deployment_id !== job.id)
+          await this.d.runtime.removeRelease({ appId: job.app_id, orgId: job.org_id, deploymentId: job.id }).catch((err) => this.d.log.warn({ err }, 'cleanup of a failed deployment'));
+      }
+      await this.d.deployments.finish(job, canceled ? 'canceled' : 'failed', reason);
     }
-  }
-
-  private async finish(d: DeploymentsTable, status: 'failed' | 'canceled', error: string): Promise<void> {
-    if (await this.repo.transition(d.id, status, { error, finished_at: this.deps.clock.now().toISOString() })) this.emitStatus(d.id, status, d.app_id);
-  }
-
-  /** After a failure: the app is `running` if its previous version still serves, else as it was or `failed`. */
-  private async settleAppStatus(app: AppsTable): Promise<void> {
-    const fresh = await this.repo.findById(app.id);
-    if (!fresh) return;
-    const status = fresh.current_deployment_id ? (app.status === 'stopped' ? 'stopped' : 'running') : 'failed';
-    await this.repo.setStatus(app.id, status, this.deps.clock.now().toISOString());
-  }
-
-  private emitStatus(deploymentId: string, status: string, appId = ''): void {
-    this.deps.events.emit('deployment-status', { deploymentId, appId, status });
   }
 }
 
 export function assertCancellable(d: DeploymentsTable | undefined): asserts d is DeploymentsTable {
   if (!d) throw new AppError('deployment_not_found');
-  if (d.status === 'succeeded' || d.status === 'failed' || d.status === 'canceled') {
-    throw new AppError('conflict', `The deployment already ended (${d.status})`);
-  }
+  if (isFinal(d.status)) throw new AppError('conflict', `The deployment already ended (${d.status})`);
 }

@@ -1,4 +1,4 @@
-import { Canceled } from './step-timeout.js';
+import { Canceled } from '../../lib/step-timeout.js';
 
 /** A counting semaphore: at most `limit` holders; waiters are served first come, first served. */
 export class Semaphore {
