@@ -11,7 +11,7 @@ export function formatAppDetail(d: AppDetail): string {
   const a = d.app;
   const out = [
     `${a.name} (${a.id})`,
-    `  status:      ${a.status}`,
+    `  status:      ${a.status}${a.statusReason ? ` (${a.statusReason})` : ''}`,
     `  kind:        ${a.kind}`,
     `  url:         ${a.url}`,
     `  domain:      ${a.domain}`,
@@ -20,7 +20,7 @@ export function formatAppDetail(d: AppDetail): string {
   if (a.envKeys.length) out.push(`  env:         ${a.envKeys.join(', ')}`);
   if (a.envFrom.length) out.push(`  env from:    ${a.envFrom.join(', ')}`);
   if (a.secretFiles.length) out.push(`  secret files: ${a.secretFiles.join(', ')}`);
-  for (const s of a.services) out.push(`  service ${s.name}: ${s.image ?? `build ${s.build?.dockerfile ?? ''}`}${s.port ? ` port ${s.port}` : ''}${s.url ? ` → ${s.url}` : ''}`);
+  for (const s of a.services) out.push(`  service ${s.name}: ${s.image ?? `build ${s.build?.dockerfile ?? ''}`}${s.port ? ` port ${s.port}` : ''}${s.replicas > 1 ? ` ×${s.replicas}` : ''}${s.url ? ` → ${s.url}` : ''}`);
   if (d.webhook) out.push(`  webhook:     ${d.webhook.url} (secret ${d.webhook.secret ?? 'hidden while sealed'})`);
   if (d.deployments.length) {
     out.push('  deployments:');

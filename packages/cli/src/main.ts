@@ -24,7 +24,7 @@ Commands:
   logout                                         revoke the session and forget it
   whoami
   deploy <name> (--image REF | --repo URL) [--port N] [--domain D] [--env K=V]... [--env-from SECRET]...
-         [--secret-file SECRET]... [--cpu N] [--memory MB] [--branch B] [--dockerfile F] [--context DIR]
+         [--secret-file SECRET]... [--cpu N] [--memory MB] [--replicas N] [--branch B] [--dockerfile F] [--context DIR]
          [--repo-token T] [--wait] [--timeout SECONDS]
   apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
   apps rotate-webhook <app>                      new GitHub webhook secret (repo apps)
@@ -151,6 +151,7 @@ class Cli {
       'secret-file': { type: 'string', multiple: true },
       cpu: { type: 'string' },
       memory: { type: 'string' },
+      replicas: { type: 'string' },
       branch: { type: 'string' },
       dockerfile: { type: 'string' },
       context: { type: 'string' },
@@ -175,6 +176,8 @@ class Cli {
     if (cpu !== undefined) input.cpu = cpu;
     const memory = int(values.memory, '--memory');
     if (memory !== undefined) input.memory = memory;
+    const replicas = int(values.replicas, '--replicas');
+    if (replicas !== undefined) input.replicas = replicas;
     if (values.branch) input.branch = values.branch;
     if (values.dockerfile) input.dockerfile = values.dockerfile;
     if (values.context) input.context = values.context;

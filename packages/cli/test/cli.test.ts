@@ -140,7 +140,7 @@ describe('deploy, apps, logs (real engine)', () => {
   const name = uniq('cli-web');
 
   it('deploy --wait streams progress and succeeds', async () => {
-    const r = await cynchro(['deploy', name, '--image', image, '--port', '8080', '--env', 'GREETING=hi', '--env', 'B=2', '--memory', '128', '--cpu', '0.5', '--wait']);
+    const r = await cynchro(['deploy', name, '--image', image, '--port', '8080', '--env', 'GREETING=hi', '--env', 'B=2', '--memory', '128', '--cpu', '0.5', '--replicas', '2', '--wait']);
     created.push(name);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -151,7 +151,7 @@ describe('deploy, apps, logs (real engine)', () => {
 
   it('apps ls / get by name, with --json for scripts', async () => {
     const ls = json<{ apps: { name: string; status: string; envKeys: string[] }[] }>(await cynchro(['apps', 'ls', '--json']));
-    expect(ls.apps.find((a) => a.name === name)).toMatchObject({ status: 'running', envKeys: ['GREETING', 'B'] });
+    expect(ls.apps.find((a) => a.name === name)).toMatchObject({ status: 'running', envKeys: ['GREETING', 'B'], services: [{ replicas: 2 }] });
     const human = await cynchro(['apps', 'ls']);
     expect(human.stdout).toMatch(new RegExp(`^NAME\\s+ID\\s+STATUS`, 'm'));
     expect(human.stdout).toMatch(new RegExp(`^${name}\\s+\\S+\\s+running`, 'm'));

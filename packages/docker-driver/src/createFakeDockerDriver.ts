@@ -65,7 +65,7 @@ export interface FakeDockerControls {
    * restarting, running false, no port). Called again while looping: one more failed attempt (start, die).
    */
   crashLoop(id: string, exitCode?: number): void;
-  /** Ends a crash loop: the next attempt stays up (start, new host port). */
+  /** Ends a crash loop: the next attempt stays up (start, new host port). A crashOnStart image counts as fixed too. */
   recover(id: string): void;
   /** Containers of this image exit with `exitCode` as soon as they start, and crash-loop (see crashLoop). */
   crashOnStart(image: string, exitCode?: number): void;
@@ -76,8 +76,10 @@ export interface FakeDockerControls {
   /** A health check result (the engine's `health_status: …` event). */
   setHealth(id: string, status: 'healthy' | 'unhealthy' | 'starting'): void;
   /**
-   * dockerd stops: every events() iteration throws (connection lost), every driver call rejects with
-   * DockerError 'engine' until engineUp(), followLogs ends with that error, and the event history is lost.
+   * dockerd stops, as a dockerd 20.10 shutdown was seen to: the running containers are stopped (kill 15, die,
+   * stop reach the events() iterations), then every iteration throws DockerError 'engine' (connection lost).
+   * Until engineUp() every driver call rejects with DockerError 'engine', followLogs too, and the event history
+   * is gone (dockerd keeps it in memory).
    */
   engineDown(): void;
   /** dockerd is back: the containers running before engineDown start again (start events, new host ports). */
@@ -388,13 +390,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       down = true;
       // unless-stopped: what ran (or was crash-looping) comes back with the daemon, what was stopped does not.
       downRunning = [...containers.values()].filter((c) => c.running || c.restarting).map((c) => c.id);
-      for (const id of downRunning) {
-        const c = containers.get(id) as FakeContainer;
-        c.running = false;
-        c.restarting = false;
-        c.state = 'exited';
-        secretStore.delete(c.id);
-      }
+      for (const id of downRunning) stop(containers.get(id) as FakeContainer);
       events.breakAll(() => new DockerError('engine', "the Docker engine's event stream broke: socket hang up (the fake Docker engine went down)"));
       notify();
     },

@@ -51,8 +51,9 @@ export interface ContainerInfo {
   /** The 127.0.0.1 port the container port is published on. */
   hostPort?: number;
   createdAt: string;
-  // The run-state details below come from a container inspect: inspectContainer fills them, listContainers
-  // leaves them undefined (the engine's list does not report them).
+  // The run-state details below come from a container inspect: inspectContainer (and runContainer and
+  // recreateContainer, which answer with one) fill them; listContainers leaves them undefined, as the engine's
+  // list does not report them.
   /** The last run's exit code; 0 while running (the engine resets it on every start). */
   exitCode?: number;
   /** Whether the last run ended because the kernel's OOM killer struck. */

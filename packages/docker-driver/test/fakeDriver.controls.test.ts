@@ -181,6 +181,9 @@ describe('fake driver controls', () => {
     const e = await w.ended;
     expect(e).toBeInstanceOf(DockerError);
     expect(e).toMatchObject({ code: 'engine' });
+    // What a dockerd shutdown delivers before the connection goes: its running containers stopping.
+    expect(actions(w.seen)).toEqual(['kill', 'die', 'stop']);
+    expect(w.of(c.id)).toHaveLength(3);
     expect(await followed).toMatchObject({ code: 'engine' });
     expect((await failure(d.inspectContainer(c.id))).code).toBe('engine');
     expect((await failure(d.ping())).code).toBe('engine');
@@ -199,7 +202,11 @@ describe('fake driver controls', () => {
     expect(await d.inspectContainer(stopped.id)).toMatchObject({ running: false, state: 'exited' });
     d.restartEngine();
     expect(await back.ended).toMatchObject({ code: 'engine' });
-    expect(actions(back.of(c.id))).toEqual(['start']);
+    // The shutdown's events, then the break: the start that follows is for the next subscription's since.
+    expect(actions(back.of(c.id))).toEqual(['start', 'kill', 'die', 'stop']);
+    const afterRestart = watchEvents(d, { since: t0 });
+    expect(actions(await afterRestart.when(c.id, 'start'))).toEqual(['start']);
+    await afterRestart.stop();
     expect((await d.inspectContainer(c.id))?.hostPort).not.toBe(up?.hostPort);
   });
 });

@@ -12,7 +12,7 @@ import type { Deps } from '../src/deps.js';
 import type { Clock } from '../src/lib/clock.js';
 import type { Ingress } from '../src/modules/ingress/index.js';
 import type { DeploymentWorker } from '../src/modules/worker/deployment-worker.js';
-import { createRuntime } from '../src/runtime.js';
+import { createRuntime, type RuntimeOptions } from '../src/runtime.js';
 import type { Services, ServicesOptions } from '../src/services.js';
 import { freePort } from './free-port.js';
 
@@ -44,6 +44,7 @@ export interface HarnessOptions {
   ingress?: Ingress;
   worker?: ServicesOptions['worker'];
   reconciler?: ServicesOptions['reconciler'];
+  runtime?: RuntimeOptions['runtime'];
   /** Start the ingress and worker (reconcile first), as main.ts does. Default true. */
   start?: boolean;
 }
@@ -61,6 +62,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     ...(opts.ingress ? { ingress: opts.ingress } : {}),
     worker: { pollMs: 100, ...opts.worker },
     ...(opts.reconciler ? { reconciler: opts.reconciler } : {}),
+    ...(opts.runtime ? { runtime: opts.runtime } : {}),
   });
   if (opts.start !== false) await rt.start();
   await rt.app.ready();

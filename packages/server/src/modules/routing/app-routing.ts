@@ -56,7 +56,8 @@ export class AppRouting {
   }
 
   private async apply(s: ServingState): Promise<void> {
-    const replicas = s.deploymentId ? await this.d.runtime.replicas(s.app.id, s.deploymentId) : [];
+    // An engine that does not answer serves nothing we can vouch for: 503 until it is back, never a stale port.
+    const replicas = s.deploymentId ? await this.d.runtime.replicas(s.app.id, s.deploymentId).catch(() => []) : [];
     const routes = routesFor(s.app, s.spec, this.d.config.rootDomain, s.deploymentId ? { deploymentId: s.deploymentId, replicas } : null);
     await applyAppRoutes(this.d.ingress, s.app.id, routes, await this.d.ownedDomains(s.app.id));
   }
