@@ -8,7 +8,7 @@ import { buildBusybox, exec, runLabels } from '@cynchro/docker-driver/testing';
 import { startHarness, type Harness } from './harness.js';
 import { get, keepAlive } from './http-get.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
-import { settle as settleVia } from './wait.js';
+import { settle as settleVia, until } from './wait.js';
 
 let h: Harness;
 let docker: DockerDriver;
@@ -229,7 +229,7 @@ describe('more of the pipeline on the real engine', () => {
     const ok = await deploy(alice.accessToken, { name: app, image: webImage, port: 8080, env: { VERSION: 'c1' } });
     await settle(ok.appId, ok.deploymentId, alice.accessToken);
     const slow = await deploy(alice.accessToken, { name: app, image: deadImage, port: 8080 });
-    for (let i = 0; i < 100 && !(await docker.listContainers({ [LABELS.deployment]: slow.deploymentId }, { all: true })).length; i++) await new Promise((r) => setTimeout(r, 50));
+    await until('the slow deployment to start a container', async () => (await docker.listContainers({ [LABELS.deployment]: slow.deploymentId }, { all: true })).length > 0, { timeoutMs: 5000, everyMs: 50 });
     const c = await call('POST', `/apps/${ok.appId}/deployments/${slow.deploymentId}/cancel`, { token: alice.accessToken });
     expect(c.status).toBe(200);
     const { deployment, app: dto } = await settle(slow.appId, slow.deploymentId, alice.accessToken);
@@ -256,11 +256,5 @@ function closeOf(ws: WebSocket): Promise<{ code: number; reason: string; message
   return new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason), messages })));
 }
 
-async function waitUntil(fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitUntil = (fn: () => boolean, ms = 15_000) => until('the condition', fn, { timeoutMs: ms, everyMs: 50 });
 

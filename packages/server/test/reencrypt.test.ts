@@ -8,6 +8,7 @@ import type { AppSpec } from '../src/modules/apps/app-spec.js';
 import { ReencryptJob, type RowTarget } from '../src/modules/vault/reencrypt-job.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+import { FINAL, until } from './wait.js';
 
 let h: Harness;
 let docker: FakeDockerDriver;
@@ -30,14 +31,11 @@ afterEach(async () => {
   await h.close();
 });
 
-async function settle(appId: string, deploymentId: string) {
-  for (let i = 0; i < 400; i++) {
+const settle = (appId: string, deploymentId: string) =>
+  until(`deployment ${deploymentId} to settle`, async () => {
     const d = await h.deps.db.selectFrom('deployments').select('status').where('id', '=', deploymentId).where('app_id', '=', appId).executeTakeFirst();
-    if (d && ['succeeded', 'failed', 'canceled'].includes(d.status)) return d.status;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  throw new Error(`deployment ${deploymentId} did not settle`);
-}
+    return d && FINAL.includes(d.status) ? d.status : undefined;
+  });
 
 async function containerEnv(appId: string, service = 'app') {
   const cs = await docker.listContainers({ [LABELS.app]: appId, [LABELS.service]: service });
@@ -351,9 +349,6 @@ describe('webhook deliveries', () => {
     const dataDir = h.dataDir;
     await h.close();
     h = await startHarness({ ...ADMIN_ENV, QUOTA_MAX_APPS: '100', ROOT_DOMAIN: 'apps.test' }, { docker, dataDir });
-    for (let i = 0; i < 100 && (await h.deps.db.selectFrom('webhook_deliveries').select('delivery_id').execute()).length > 0; i++) {
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    expect(await h.deps.db.selectFrom('webhook_deliveries').select('delivery_id').execute()).toEqual([]);
+    await until('old deliveries to be pruned', async () => (await h.deps.db.selectFrom('webhook_deliveries').select('delivery_id').execute()).length === 0);
   });
 });

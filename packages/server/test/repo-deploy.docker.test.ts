@@ -160,7 +160,7 @@ describe('a private repo app on the real engine', () => {
       expect(r.body.error).toBe('invalid_signature');
     }
     expect(await deploymentCount(appId)).toBe(before);
-    await new Promise((res) => setTimeout(res, 300));
+    await h.worker.idle();
     expect(await viaIngress(domain)).toEqual({ status: 200, body: 'v2\n' });
   });
 

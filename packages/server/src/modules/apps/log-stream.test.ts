@@ -3,7 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { heartbeat, MAX_BUFFERED, parseSince, Sender } from '../src/modules/apps/log-stream.routes.js';
+import { until as waitUntil } from '../../../test/wait.js';
+import { heartbeat, MAX_BUFFERED, parseSince, Sender } from './log-stream.routes.js';
 
 class FakeSocket extends EventEmitter {
   readonly OPEN = 1;
@@ -48,13 +49,7 @@ describe('Sender', () => {
   });
 });
 
-async function until(fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (fn: () => boolean, ms = 5000) => waitUntil('the condition', fn, { timeoutMs: ms, everyMs: 5 });
 
 describe('heartbeat', () => {
   it('pings and sends a JSON heartbeat each interval; terminates a client that stopped answering pings', async () => {
