@@ -93,13 +93,13 @@ export class AppsService {
   /** Queues the action as a job of the app and answers once it is done (the last of several concurrent calls wins). */
   private async runAction(app: AppsTable, trigger: Extract<Trigger, 'restart' | 'stop'>, opts: { spec?: string; images?: string | null; commitSha?: string | null }): Promise<{ app: AppDto }> {
     const row = this.s.deployments.newRow(app, newId('dep'), trigger, opts);
-    try {
-      await this.s.deployments.enqueue((_tx, queue) => queue(row));
-    } catch (e) {
-      // The app went (a concurrent delete) between the lookup and the insert: its foreign key refuses the job.
-      if (String(e).includes('FOREIGN KEY')) throw new AppError('app_not_found', 'No such app');
-      throw e;
-    }
+    const queued = await this.s.deployments.enqueue(async (tx, queue) => {
+      // A concurrent delete may have taken the app since it was looked up.
+      if (!(await this.repo.findIn(tx, app.id))) return false;
+      await queue(row);
+      return true;
+    });
+    if (!queued) throw new AppError('app_not_found', 'No such app');
     const done = await this.s.deployments.waitFinal(row.id, ACTION_WAIT_MS);
     const fresh = await this.repo.findById(app.id);
     if (!done || !fresh) throw new AppError('app_not_found', 'No such app');

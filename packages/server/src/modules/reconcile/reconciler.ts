@@ -47,7 +47,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly deaths = new Map<string, Death[]>();
-  /** Apps the last pass could not finish (busy, or an error): looked at again soon. */
+  /** Apps a job or a delete held when they were due: looked at again shortly. */
   private readonly dirty = new Set<string>();
   private running = false;
   private passing: Promise<unknown> = Promise.resolve();
@@ -112,7 +112,8 @@ export class Reconciler {
       if (done === undefined) this.dirty.add(appId);
       else this.dirty.delete(appId);
     } catch (err) {
-      this.dirty.add(appId);
+      // Left to the next interval pass (or event): retrying at once would only repeat an engine's refusal.
+      this.dirty.delete(appId);
       this.d.log.warn({ err, appId }, 'reconcile of an app failed');
     }
   }
@@ -221,8 +222,9 @@ export class Reconciler {
     if (!this.running || this.pending.has(appId)) return;
     const t = setTimeout(() => {
       this.pending.delete(appId);
+      // Still held by a job (or failed): look again shortly; a job's end also calls back here.
       void this.reconcileApp(appId).then(() => {
-        if (this.dirty.has(appId) && !this.d.locks.busy(appId)) this.soon(appId, this.o.settleMs);
+        if (this.dirty.has(appId)) this.soon(appId, this.o.settleMs);
       });
     }, ms);
     this.pending.set(appId, t);
