@@ -1,4 +1,4 @@
-// The server side of the vault: the SQLite keyring storage, VaultService's error mapping, EnvCipher.
+// The server side of the vault: the SQLite keyring storage, VaultService's error mapping, the AAD layouts.
 import { createVault, VaultError } from '@cynchro/vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors/app-error.js';
@@ -6,6 +6,7 @@ import { VaultKeyringStorage } from '../src/modules/vault/vault.repo.js';
 import { VaultService } from '../src/modules/vault/vault.service.js';
 import { startHarness, type Harness } from './harness.js';
 import { newMasterKey } from './vault-helpers.js';
+import { AAD } from '../src/modules/vault/aad.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -92,39 +93,28 @@ describe('VaultService', () => {
   });
 });
 
-describe('EnvCipher (inline env, repo tokens, webhook secrets)', () => {
-  it('round-trips env maps bound to org, app and key', async () => {
+describe('AAD layouts (src/modules/vault/aad.ts): each value is bound to where it belongs', () => {
+  it('a ciphertext decrypts only under its own org, app, service, key and kind', async () => {
     await h.services.vault.unseal(operator, newMasterKey());
-    const env = h.services.vault.env;
-    const enc = env.encryptEnv('org_1', 'app_1', { API_KEY: 'k-123', EMPTY: '', UNICODE: 'ünïcødé ✓' });
-    expect(Object.keys(enc)).toEqual(['API_KEY', 'EMPTY', 'UNICODE']);
-    expect(Object.values(enc).every((v) => v.startsWith('v1.'))).toBe(true);
-    expect(JSON.stringify(enc)).not.toContain('k-123');
-    expect(env.decryptEnv('org_1', 'app_1', enc)).toEqual({ API_KEY: 'k-123', EMPTY: '', UNICODE: 'ünïcødé ✓' });
-
-    expect(() => env.decryptEnv('org_1', 'app_2', enc)).toThrow(expect.objectContaining({ code: 'internal' }));
-    expect(() => env.decryptEnv('org_2', 'app_1', enc)).toThrow(expect.objectContaining({ code: 'internal' }));
-    expect(() => env.decryptEnv('org_1', 'app_1', { OTHER_KEY: enc.API_KEY! })).toThrow(expect.objectContaining({ code: 'internal' }));
-  });
-
-  it('encrypts single fields under their own AAD, never interchangeable with env values', async () => {
-    const env = h.services.vault.env;
-    const token = env.encryptField(['repo_token', 'org_1', 'app_1'], 'ghp_secret');
-    expect(env.decryptField(['repo_token', 'org_1', 'app_1'], token)).toBe('ghp_secret');
-    expect(() => env.decryptField(['webhook_secret', 'org_1', 'app_1'], token)).toThrow(expect.objectContaining({ code: 'internal' }));
-    const asEnv = env.encryptEnv('org_1', 'app_1', { X: 'v' }).X!;
-    expect(() => env.decryptField(['env', 'org_1', 'app_1', 'X'], asEnv)).toThrow(expect.objectContaining({ code: 'internal' }));
-    expect(() => env.encryptField([], 'v')).toThrow(TypeError);
+    const vault = h.services.vault;
+    const env = vault.encrypt(AAD.env('org_1', 'app_1', 'web', 'API_KEY'), 'k-123');
+    expect(env.startsWith('v1.')).toBe(true);
+    expect(env).not.toContain('k-123');
+    expect(vault.decrypt(AAD.env('org_1', 'app_1', 'web', 'API_KEY'), env)).toBe('k-123');
+    for (const wrong of [AAD.env('org_2', 'app_1', 'web', 'API_KEY'), AAD.env('org_1', 'app_2', 'web', 'API_KEY'), AAD.env('org_1', 'app_1', '', 'API_KEY'), AAD.env('org_1', 'app_1', 'web', 'OTHER'), AAD.secret('org_1', 'app_1', 'web', 'API_KEY')])
+      expect(() => vault.decrypt(wrong, env)).toThrow(expect.objectContaining({ code: 'internal' }));
+    const token = vault.encrypt(AAD.repoToken('org_1', 'app_1'), 'ghp_secret');
+    expect(() => vault.decrypt(AAD.webhookSecret('org_1', 'app_1'), token)).toThrow(expect.objectContaining({ code: 'internal' }));
+    const orgWide = vault.encrypt(AAD.secret('org_1', null, 'db', 'URL'), 'postgres://');
+    expect(() => vault.decrypt(AAD.secret('org_1', 'app_1', 'db', 'URL'), orgWide)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 
   it('answers 503 sealed while sealed', async () => {
-    const env = h.services.vault.env;
-    const enc = env.encryptEnv('org_1', 'app_1', { K: 'v' });
-    await h.services.vault.seal(operator);
-    expect(() => env.encryptEnv('org_1', 'app_1', { K: 'v' })).toThrow(expect.objectContaining({ code: 'sealed', status: 503 }));
-    expect(() => env.decryptEnv('org_1', 'app_1', enc)).toThrow(expect.objectContaining({ code: 'sealed' }));
-    expect(() => env.encryptField(['f'], 'v')).toThrow(expect.objectContaining({ code: 'sealed' }));
-    expect(env.encryptEnv('org_1', 'app_1', {})).toEqual({}); // nothing to encrypt
+    const vault = h.services.vault;
+    const ct = vault.encrypt(AAD.repoToken('org_1', 'app_1'), 'v');
+    await vault.seal(operator);
+    expect(() => vault.encrypt(AAD.repoToken('org_1', 'app_1'), 'v')).toThrow(expect.objectContaining({ code: 'sealed', status: 503 }));
+    expect(() => vault.decrypt(AAD.repoToken('org_1', 'app_1'), ct)).toThrow(expect.objectContaining({ code: 'sealed' }));
     await freshKeyring();
   });
 });

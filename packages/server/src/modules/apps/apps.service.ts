@@ -3,13 +3,13 @@ import type { Deps } from '../../deps.js';
 import { audit } from '../../lib/audit.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthContext } from '../auth/auth.service.js';
-import { webhookSecretAad } from '../deploy/deploy.service.js';
 import type { DeployService } from '../deploy/deploy.service.js';
 import type { Trigger } from '../deployments/deployment-status.js';
 import type { DeploymentsService } from '../deployments/deployments.service.js';
 import type { AppRouting } from '../routing/app-routing.js';
 import type { AppRuntime, Replica } from '../runtime/app-runtime.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
+import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import { assertCancellable, type DeploymentWorker } from '../worker/deployment-worker.js';
 import { domainsFor, replicasOf, type AppSpec } from './app-spec.js';
@@ -55,7 +55,7 @@ export class AppsService {
     let webhook = null;
     if (app.webhook_secret) {
       // While sealed the app stays readable; only the secret is withheld.
-      const secret = this.s.vault.sealed ? null : this.s.vault.decrypt(webhookSecretAad(app.org_id, app.id), app.webhook_secret);
+      const secret = this.s.vault.sealed ? null : this.s.vault.decrypt(AAD.webhookSecret(app.org_id, app.id), app.webhook_secret);
       webhook = this.s.deploy.webhookView(app.id, secret);
     }
     const deployments = (await this.s.deployments.repo.recent(app.id, 20)).map(toDeploymentDto);

@@ -8,21 +8,12 @@ import type { DeploymentsService } from '../deployments/deployments.service.js';
 import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
+import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import type { DeployInput, DeployResult } from './deploy.schema.js';
 
 export const WEBHOOK_EVENTS = ['push'] as const;
 
-/** What /deploy and the webhooks need from the vault, with the AAD naming each value. */
-export function envAad(orgId: string, appId: string, service: string, key: string): string[] {
-  return ['env', orgId, appId, service, key];
-}
-export function repoTokenAad(orgId: string, appId: string): string[] {
-  return ['repo-token', orgId, appId];
-}
-export function webhookSecretAad(orgId: string, appId: string): string[] {
-  return ['webhook-secret', orgId, appId];
-}
 
 function newWebhookSecret(): string {
   return randomBytes(32).toString('hex');
@@ -51,8 +42,8 @@ export class DeployService {
     await this.secrets.assertVisible(orgId, existing ? appId : null, [...new Set(names)]);
 
     const spec: AppSpec = specFromInput(input, {
-      env: (service, key, value) => this.vault.encrypt(envAad(orgId, appId, service, key), value),
-      repoToken: (value) => this.vault.encrypt(repoTokenAad(orgId, appId), value),
+      env: (service, key, value) => this.vault.encrypt(AAD.env(orgId, appId, service, key), value),
+      repoToken: (value) => this.vault.encrypt(AAD.repoToken(orgId, appId), value),
     });
     // Updating a repo app without resending its token keeps the stored one: a redeploy must lose nothing.
     if (spec.repo && !spec.repo.token && existing) {
@@ -69,10 +60,10 @@ export class DeployService {
     let webhookSecretCt = existing?.webhook_secret ?? null;
     let webhookSecret: string | null = null;
     if (spec.kind === 'repo' || spec.repo) {
-      if (webhookSecretCt) webhookSecret = this.vault.decrypt(webhookSecretAad(orgId, appId), webhookSecretCt);
+      if (webhookSecretCt) webhookSecret = this.vault.decrypt(AAD.webhookSecret(orgId, appId), webhookSecretCt);
       else {
         webhookSecret = newWebhookSecret();
-        webhookSecretCt = this.vault.encrypt(webhookSecretAad(orgId, appId), webhookSecret);
+        webhookSecretCt = this.vault.encrypt(AAD.webhookSecret(orgId, appId), webhookSecret);
       }
     }
 
@@ -141,7 +132,7 @@ export class DeployService {
   async rotateWebhookSecret(app: Pick<AppsTable, 'id' | 'org_id'>): Promise<string> {
     this.vault.assertUnsealed();
     const secret = newWebhookSecret();
-    await this.repo.setWebhookSecret(app.id, this.vault.encrypt(webhookSecretAad(app.org_id, app.id), secret), this.deps.clock.now().toISOString());
+    await this.repo.setWebhookSecret(app.id, this.vault.encrypt(AAD.webhookSecret(app.org_id, app.id), secret), this.deps.clock.now().toISOString());
     return secret;
   }
 

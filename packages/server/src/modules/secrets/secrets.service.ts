@@ -7,6 +7,7 @@ import type { AuthContext } from '../auth/auth.service.js';
 import type { VaultService } from '../vault/vault.service.js';
 import { SecretsRepo } from './secrets.repo.js';
 import type { SecretDto } from './secrets.schema.js';
+import { AAD } from '../vault/aad.js';
 
 /** Whether an app id names an app of an org. Unknown and foreign ids are both "no". */
 export interface AppLookup {
@@ -23,10 +24,6 @@ export interface PutSecret {
   appId?: string | undefined;
 }
 
-/** Associated data binding a secret value to its org, scope, name and key: a copied ciphertext fails to decrypt. */
-export function secretAad(orgId: string, appId: string | null, name: string, key: string): string[] {
-  return ['secret', orgId, appId ?? '', name, key];
-}
 
 type SecretRow = Omit<SecretsTable, 'id'>;
 
@@ -71,7 +68,7 @@ export class SecretsService {
     }
     this.vault.assertUnsealed();
     const keys = Object.keys(input.data).sort();
-    const data = Object.fromEntries(keys.map((k) => [k, this.vault.encrypt(secretAad(auth.orgId, appId, input.name, k), input.data[k]!)]));
+    const data = Object.fromEntries(keys.map((k) => [k, this.vault.encrypt(AAD.secret(auth.orgId, appId, input.name, k), input.data[k]!)]));
     const now = this.deps.clock.now();
     const row = await this.repo.upsert({
       id: newId('sec'),
@@ -119,7 +116,7 @@ export class SecretsService {
     for (const [name, row] of chosen) {
       const data = JSON.parse(row.data) as Record<string, string>;
       out[name] = Object.fromEntries(
-        Object.entries(data).map(([key, ct]) => [key, this.vault.decrypt(secretAad(orgId, row.app_id, name, key), ct)]),
+        Object.entries(data).map(([key, ct]) => [key, this.vault.decrypt(AAD.secret(orgId, row.app_id, name, key), ct)]),
       );
     }
     return out;

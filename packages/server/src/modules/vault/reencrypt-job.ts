@@ -6,8 +6,7 @@ import { sql } from 'kysely';
 import type { Deps } from '../../deps.js';
 import { audit } from '../../lib/audit.js';
 import type { AppSpec } from '../apps/app-spec.js';
-import { envAad, repoTokenAad, webhookSecretAad } from '../deploy/deploy.service.js';
-import { secretAad } from '../secrets/secrets.service.js';
+import { AAD } from './aad.js';
 
 export type ReencryptTable = 'secrets' | 'apps' | 'deployments';
 
@@ -193,7 +192,7 @@ export class ReencryptJob {
         let changed = false;
         for (const [key, ct] of Object.entries(data)) {
           if (typeof ct !== 'string') continue;
-          const next = this.rewrite(ct, secretAad(row.org_id, row.app_id, row.name, key), stats, where);
+          const next = this.rewrite(ct, AAD.secret(row.org_id, row.app_id, row.name, key), stats, where);
           if (next !== ct) {
             data[key] = next;
             changed = true;
@@ -216,7 +215,7 @@ export class ReencryptJob {
         }
         if (row.webhook_secret) {
           const where = { table: 'apps', id: row.id, column: 'webhook_secret' } as const;
-          const next = this.rewrite(row.webhook_secret, webhookSecretAad(row.org_id, row.id), stats, where);
+          const next = this.rewrite(row.webhook_secret, AAD.webhookSecret(row.org_id, row.id), stats, where);
           if (next !== row.webhook_secret) await this.update(where, row.webhook_secret, next, stats);
         }
       }
@@ -261,7 +260,7 @@ export class ReencryptJob {
     const env = (values: Record<string, string> | undefined, service: string) => {
       for (const [key, ct] of Object.entries(values ?? {})) {
         if (typeof ct !== 'string') continue;
-        const next = this.rewrite(ct, envAad(orgId, appId, service, key), stats, where);
+        const next = this.rewrite(ct, AAD.env(orgId, appId, service, key), stats, where);
         if (next !== ct) {
           values![key] = next;
           changed = true;
@@ -271,7 +270,7 @@ export class ReencryptJob {
     env(spec.env, '');
     for (const service of spec.services ?? []) env(service.env, service.name);
     if (typeof spec.repo?.token === 'string') {
-      const next = this.rewrite(spec.repo.token, repoTokenAad(orgId, appId), stats, where);
+      const next = this.rewrite(spec.repo.token, AAD.repoToken(orgId, appId), stats, where);
       if (next !== spec.repo.token) {
         spec.repo.token = next;
         changed = true;

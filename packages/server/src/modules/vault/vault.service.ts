@@ -3,7 +3,6 @@ import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
 import { audit, type AuditEntry } from '../../lib/audit.js';
 import type { AuthContext } from '../auth/auth.service.js';
-import { EnvCipher, type FieldCrypto } from './env-cipher.js';
 
 export interface UnsealResult {
   sealed: boolean;
@@ -21,11 +20,8 @@ export interface DataKeyStatus {
  * see the vault's own error type) and audits every unseal, rotation and seal with who asked and what happened.
  * The master key passes through as an argument only: it is never stored, logged, audited or put in an error.
  */
-export class VaultService implements FieldCrypto {
-  /** Inline env values, repo tokens, webhook secrets: see EnvCipher for the AAD layouts. */
-  readonly env: EnvCipher;
+export class VaultService {
   constructor(private readonly deps: Pick<Deps, 'vault' | 'db' | 'clock' | 'log' | 'events'>) {
-    this.env = new EnvCipher(this);
   }
 
   get sealed(): boolean {

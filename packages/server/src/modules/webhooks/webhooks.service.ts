@@ -7,7 +7,8 @@ import { AppError } from '../../errors/app-error.js';
 import type { AppSpec } from '../apps/app-spec.js';
 import { AppsRepo, type QueueGuard, type QueuedDeployment } from '../apps/apps.repo.js';
 import type { AppsTable } from '../apps/apps.tables.js';
-import { webhookSecretAad, type DeployService } from '../deploy/deploy.service.js';
+import type { DeployService } from '../deploy/deploy.service.js';
+import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
@@ -79,7 +80,7 @@ export class WebhooksService {
     // Sealed first, whatever the app id: the answer must not depend on whether the app exists.
     this.vault.assertUnsealed();
     const app = d.appId.length <= 64 ? await this.repo.findById(d.appId) : undefined;
-    const secret = app?.webhook_secret ? this.vault.decrypt(webhookSecretAad(app.org_id, app.id), app.webhook_secret) : this.decoySecret;
+    const secret = app?.webhook_secret ? this.vault.decrypt(AAD.webhookSecret(app.org_id, app.id), app.webhook_secret) : this.decoySecret;
     const valid = verifyGithubSignature(secret, d.rawBody, d.signature);
     if (!app?.webhook_secret || !valid) throw new AppError('invalid_signature', 'Missing or invalid X-Hub-Signature-256');
 

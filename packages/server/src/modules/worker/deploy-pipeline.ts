@@ -6,10 +6,10 @@ import type { Deps } from '../../deps.js';
 import { step } from '../../lib/step-timeout.js';
 import type { AppSpec } from '../apps/app-spec.js';
 import type { AppsTable, DeploymentsTable } from '../apps/apps.tables.js';
-import { repoTokenAad } from '../deploy/deploy.service.js';
 import type { DeploymentsService } from '../deployments/deployments.service.js';
 import type { AppRouting } from '../routing/app-routing.js';
 import type { AppRuntime } from '../runtime/app-runtime.js';
+import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import type { Images, ReleaseBuilder } from './release-builder.js';
 import type { Semaphore } from './semaphore.js';
@@ -80,7 +80,7 @@ export class DeployPipeline {
     const toBuild = spec.services.filter((s) => s.build && !images[s.name]);
     if (toBuild.length) {
       if (!spec.repo) throw new Error('services to build but no repo');
-      const token = spec.repo.token ? this.d.vault.decrypt(repoTokenAad(app.org_id, app.id), spec.repo.token) : undefined;
+      const token = spec.repo.token ? this.d.vault.decrypt(AAD.repoToken(app.org_id, app.id), spec.repo.token) : undefined;
       const slots = this.d.buildSlots;
       if (slots.busy) log('system', `waiting for a build slot (${slots.inUse} build(s) running)`);
       const release = await slots.acquire(signal);

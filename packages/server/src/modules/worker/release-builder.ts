@@ -3,7 +3,7 @@
 import { AppError } from '../../errors/app-error.js';
 import { replicasOf, type AppSpec } from '../apps/app-spec.js';
 import type { DeploymentsTable } from '../apps/apps.tables.js';
-import { envAad } from '../deploy/deploy.service.js';
+import { AAD } from '../vault/aad.js';
 import type { Release } from '../runtime/app-runtime.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { VaultService } from '../vault/vault.service.js';
@@ -25,7 +25,7 @@ export class ReleaseBuilder {
     const names = [...new Set([...spec.envFrom, ...spec.secretFiles, ...spec.services.flatMap((s) => [...s.envFrom, ...s.secretFiles])])];
     const secrets = names.length ? await this.secrets.resolveForApp(app.org_id, app.id, names) : {};
     const decryptEnv = (service: string, env: Record<string, string>) =>
-      Object.fromEntries(Object.entries(env).map(([k, ct]) => [k, this.vault.decrypt(envAad(app.org_id, app.id, service, k), ct)]));
+      Object.fromEntries(Object.entries(env).map(([k, ct]) => [k, this.vault.decrypt(AAD.env(app.org_id, app.id, service, k), ct)]));
     const fromSecrets = (list: string[]) => Object.assign({}, ...list.map((n) => secrets[n] ?? {})) as Record<string, string>;
     const appEnv = { ...fromSecrets(spec.envFrom), ...decryptEnv('', spec.env) };
     const appFiles = fromSecrets(spec.secretFiles);
