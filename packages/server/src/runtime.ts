@@ -13,6 +13,7 @@ import { AppEvents } from './lib/app-events.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { AccessTokenSigner } from './modules/auth/access-token.js';
 import { PasswordHasher } from './modules/auth/password-hasher.js';
+import { describeFirewall, ensureMetadataFirewall } from './modules/host/metadata-firewall.js';
 import { createIngress, type Ingress } from './modules/ingress/index.js';
 import { DockerRuntime, type DockerRuntimeOptions } from './modules/runtime/docker-runtime.js';
 import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
@@ -24,6 +25,8 @@ export interface RuntimeOptions extends ServicesOptions {
   docker?: DockerDriver;
   ingress?: Ingress;
   runtime?: Partial<Omit<DockerRuntimeOptions, 'docker' | 'events' | 'log'>>;
+  /** Install the DOCKER-USER rule against the metadata range (default: when it drives the local engine itself). */
+  metadataFirewall?: boolean;
   server?: BuildServerOptions;
 }
 
@@ -58,6 +61,10 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
     deps,
     services,
     async start() {
+      if (opts.metadataFirewall ?? !opts.docker) {
+        const fw = await ensureMetadataFirewall();
+        log[fw.installed ? 'info' : 'warn']({ metadataFirewall: fw.installed }, describeFirewall(fw));
+      }
       await runtime.start();
       await services.reconciler.start();
       await ingress.start();

@@ -19,7 +19,7 @@ import { WebhooksService } from './modules/webhooks/webhooks.service.js';
 import { DEFAULT_TIMEOUTS, DeployPipeline, type PipelineTimeouts } from './modules/worker/deploy-pipeline.js';
 import { DeploymentWorker, type WorkerOptions } from './modules/worker/deployment-worker.js';
 import { ReleaseBuilder } from './modules/worker/release-builder.js';
-import { Semaphore } from './modules/worker/semaphore.js';
+import { FairSemaphore } from './modules/worker/fair-semaphore.js';
 
 export interface ServicesOptions {
   worker?: WorkerOptions & {
@@ -75,7 +75,7 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
     deployments,
     releases,
     vault,
-    buildSlots: new Semaphore(opts.worker?.buildConcurrency ?? 1),
+    buildSlots: new FairSemaphore(opts.worker?.buildConcurrency ?? 1),
     timeouts: { ...DEFAULT_TIMEOUTS, ...opts.worker?.timeouts },
   });
   const worker = new DeploymentWorker({ events: deps.events, log: deps.log, deployments, pipeline, runtime: deps.runtime, locks, vault }, opts.worker);

@@ -12,7 +12,7 @@ import type { AppRuntime } from '../runtime/app-runtime.js';
 import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import type { Images, ReleaseBuilder } from './release-builder.js';
-import type { Semaphore } from './semaphore.js';
+import type { FairSemaphore } from './fair-semaphore.js';
 
 export interface PipelineTimeouts {
   buildMs: number;
@@ -37,8 +37,8 @@ export interface PipelineDeps {
   deployments: DeploymentsService;
   releases: ReleaseBuilder;
   vault: VaultService;
-  /** Bounds concurrent builds across the worker; a deployment holds one slot for its whole build phase. */
-  buildSlots: Semaphore;
+  /** Bounds concurrent builds, shared fairly between orgs; a deployment holds one slot for its whole build phase. */
+  buildSlots: FairSemaphore;
   timeouts: PipelineTimeouts;
 }
 
@@ -82,8 +82,8 @@ export class DeployPipeline {
       if (!spec.repo) throw new Error('services to build but no repo');
       const token = spec.repo.token ? this.d.vault.decrypt(AAD.repoToken(app.org_id, app.id), spec.repo.token) : undefined;
       const slots = this.d.buildSlots;
-      if (slots.busy) log('system', `waiting for a build slot (${slots.inUse} build(s) running)`);
-      const release = await slots.acquire(signal);
+      if (slots.busy(app.org_id)) log('system', `waiting for a build slot (${slots.inUse} build(s) running)`);
+      const release = await slots.acquire(app.org_id, signal);
       // Every service builds the same commit: the pushed one, else whatever the first clone found at the branch head.
       let commit = job.commit_sha;
       try {

@@ -36,7 +36,7 @@ class Interrupted extends Error {
 }
 
 export class DeploymentWorker {
-  private readonly running = new Map<string, { appId: string; ac: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { appId: string; orgId: string; ac: AbortController; done: Promise<void> }>();
   /** Apps being deleted: their jobs are not taken. */
   private readonly blocked = new Set<string>();
   /** Jobs already told they wait for the vault (said once in their log). */
@@ -131,10 +131,13 @@ export class DeploymentWorker {
     if (this.stopped) return;
     const free = this.concurrency - this.running.size;
     if (free <= 0) return;
-    const candidates = await this.d.deployments.repo.nextRunnable(free + this.running.size + 8);
+    // Orgs take turns, and none takes every slot while another waits: one tenant's burst cannot starve the rest.
+    const candidates = interleaveByOrg(await this.d.deployments.repo.nextRunnable(200));
+    const perOrg = Math.max(1, this.concurrency - 1);
     for (const job of candidates) {
       if (this.running.size >= this.concurrency) break;
       if (this.running.has(job.id) || this.blocked.has(job.app_id) || [...this.running.values()].some((r) => r.appId === job.app_id)) continue;
+      if ([...this.running.values()].filter((r) => r.orgId === job.org_id).length >= perOrg && candidates.some((c) => c.org_id !== job.org_id)) continue;
       const spec = JSON.parse(job.spec) as AppSpec;
       const building = rollsOut(job.trigger) && spec.services.some((s) => s.build) && !job.images;
       if (rollsOut(job.trigger) && this.d.vault.sealed && needsVault(spec, building)) {
@@ -154,7 +157,7 @@ export class DeploymentWorker {
           this.running.delete(job.id);
           this.kick();
         });
-      this.running.set(job.id, { appId: job.app_id, ac, done });
+      this.running.set(job.id, { appId: job.app_id, orgId: job.org_id, ac, done });
     }
   }
 
@@ -185,6 +188,15 @@ export class DeploymentWorker {
       await this.d.deployments.finish(job, canceled ? 'canceled' : 'failed', reason);
     }
   }
+}
+
+/** Oldest first within each org, the orgs in turn: a, b, c, a, b, a, … */
+export function interleaveByOrg<T extends { org_id: string }>(rows: T[]): T[] {
+  const byOrg = new Map<string, T[]>();
+  for (const r of rows) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r]);
+  const out: T[] = [];
+  for (let i = 0; out.length < rows.length; i++) for (const list of byOrg.values()) if (list[i]) out.push(list[i]!);
+  return out;
 }
 
 export function assertCancellable(d: DeploymentsTable | undefined): asserts d is DeploymentsTable {
