@@ -17,6 +17,9 @@ import { AppsRepo } from './apps.repo.js';
 import type { AppDto, DeploymentDto, LogLineDto } from './apps.schema.js';
 import type { AppsTable, DeploymentsTable } from './apps.tables.js';
 
+/** A logs snapshot answers at most this much text (the newest lines), whatever the tail asks. */
+export const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024;
+
 /** How long restart and stop wait for their job before answering (they queue behind a running deployment's cleanup). */
 const ACTION_WAIT_MS = 5 * 60_000;
 
@@ -131,7 +134,14 @@ export class AppsService {
       for (const l of await this.s.runtime.logs(r.id, { tail })) lines.push({ service: r.service, stream: l.stream, timestamp: l.timestamp, text: l.text });
     }
     lines.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
-    return { lines: lines.slice(-tail) };
+    const kept: LogLineDto[] = [];
+    let bytes = 0;
+    for (const l of lines.slice(-tail).reverse()) {
+      bytes += Buffer.byteLength(l.text) + 64;
+      if (bytes > MAX_SNAPSHOT_BYTES) break;
+      kept.push(l);
+    }
+    return { lines: kept.reverse() };
   }
 
   async deploymentLogs(auth: Pick<AuthContext, 'orgId'>, appId: string, deploymentId: string) {

@@ -9,8 +9,20 @@ import { DeploymentsRepo, type TransitionFields } from './deployments.repo.js';
 
 type OwnerDeps = Pick<Deps, 'db' | 'clock' | 'events' | 'log'>;
 
+/** A stored log line is cut here (a tenant's build can print anything), with a marker saying how much went. */
+export const MAX_LOG_LINE_CHARS = 8 * 1024;
+/** Lines of tenant output (build, pull) kept per deployment; beyond, they are counted and one line says how many. */
+export const MAX_TENANT_LINES = 10_000;
+const TENANT_STREAMS = new Set(['build', 'pull']);
+
+export function capLine(text: string): string {
+  return text.length <= MAX_LOG_LINE_CHARS ? text : `${text.slice(0, MAX_LOG_LINE_CHARS)}… [${text.length - MAX_LOG_LINE_CHARS} characters cut]`;
+}
+
 export class DeploymentsService {
   readonly repo: DeploymentsRepo;
+  /** Per running deployment: tenant lines stored and dropped (bounded by the jobs running). */
+  private readonly tenantLines = new Map<string, { stored: number; dropped: number }>();
 
   constructor(private readonly deps: OwnerDeps) {
     this.repo = new DeploymentsRepo(deps.db);
@@ -80,6 +92,9 @@ export class DeploymentsService {
   }
 
   async finish(d: Pick<DeploymentsTable, 'id' | 'app_id'>, status: Extract<DeploymentStatus, 'succeeded' | 'failed' | 'canceled'>, error: string | null = null): Promise<boolean> {
+    const count = this.tenantLines.get(d.id);
+    this.tenantLines.delete(d.id);
+    if (count?.dropped) await this.append(d.id, 'system', `… ${count.dropped} lines dropped (a deployment keeps at most ${MAX_TENANT_LINES} lines of build and pull output)`);
     const ok = await this.repo.transition(d.id, status, { error, finished_at: this.now() });
     if (ok) this.emitStatus(d.id, d.app_id, status);
     await this.refreshApp(d.app_id);
@@ -88,6 +103,19 @@ export class DeploymentsService {
 
   /** Appends to the deployment's own log and tells live followers. */
   async log(deploymentId: string, stream: string, text: string): Promise<void> {
+    if (TENANT_STREAMS.has(stream)) {
+      const count = this.tenantLines.get(deploymentId) ?? { stored: 0, dropped: 0 };
+      this.tenantLines.set(deploymentId, count);
+      if (count.stored >= MAX_TENANT_LINES) {
+        count.dropped++;
+        return;
+      }
+      count.stored++;
+    }
+    await this.append(deploymentId, stream, capLine(text));
+  }
+
+  private async append(deploymentId: string, stream: string, text: string): Promise<void> {
     const at = this.now();
     try {
       const id = await this.repo.appendLog(deploymentId, at, stream, text);
