@@ -2,13 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient } from '@cynchro/sdk';
 import { run } from '../src/main.js';
 
 const driver = createDockerodeDriver();
-const labels = runLabels();
+const labels = imageLabels();
 let server: LiveServer;
 let image: string;
 

@@ -4,13 +4,13 @@ import http from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels, startGitHttpServer, type GitHttpServer } from '@cynchro/docker-driver/testing';
-import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { buildBusybox, imageLabels, startGitHttpServer, type GitHttpServer } from '@cynchro/docker-driver/testing';
+import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient } from '@cynchro/sdk';
 import { run } from '../src/main.js';
 
 const driver = createDockerodeDriver();
-const labels = runLabels();
+const labels = imageLabels();
 const operator = { email: `repo-${randomBytes(4).toString('hex')}@example.com`, password: 'repo example password' };
 let server: LiveServer;
 let git: GitHttpServer;
@@ -43,6 +43,7 @@ beforeAll(async () => {
   // The webhook secret is encrypted under the master key: unseal first.
   const op = createClient({ url: server.url });
   await op.auth.register(operator);
+  await op.admin.claim(readOperatorToken(server.dataDir)); // an ADMIN_EMAILS account proves control of the host first
   await op.admin.unseal(randomBytes(32).toString('hex'));
 });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const generated = path.join(root, 'src', 'generated', 'api.d.ts');
@@ -28,6 +28,14 @@ interface ExampleModule {
 
 beforeAll(async () => {
   server = await startLiveServer({ ADMIN_EMAILS: operator.email });
+  // The operator account exists and has claimed its rights (POST /admin/claim with the host's operator token)
+  // before the example unseals the vault with it.
+  const post = (p: string, body: unknown, token?: string) =>
+    fetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const reg = await post('/auth/register', operator);
+  expect(reg.status).toBe(200);
+  const { accessToken } = (await reg.json()) as { accessToken: string };
+  expect((await post('/admin/claim', { token: readOperatorToken(server.dataDir) }, accessToken)).status).toBe(200);
 });
 afterAll(async () => {
   await server?.stop();
@@ -48,7 +56,7 @@ it('generates a typed client from /openapi.json, type-checks the example, and us
 
   const example = (await import(pathToFileURL(path.join(root, 'src', 'main.ts')).href)) as ExampleModule;
   const lines: string[] = [];
-  const out = await example.run({ url: server.url, ...operator, register: true, masterKey: randomBytes(32).toString('hex'), log: (l) => lines.push(l) });
+  const out = await example.run({ url: server.url, ...operator, masterKey: randomBytes(32).toString('hex'), log: (l) => lines.push(l) });
   expect(out).toEqual({ userEmail: operator.email, apps: [], secretKeys: ['DATABASE_URL', 'PASSWORD'], secretNames: ['example-db'] });
   expect(lines).toContain('vault: initialized');
   expect(lines.join('\n')).not.toContain('s3cret');

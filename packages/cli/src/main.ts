@@ -3,8 +3,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createClient, CynchroError, type CynchroClient, type DeployInput } from '@cynchro/sdk';
 import { defaultCredentialsPath, FileTokenStore, readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
+import fs from 'node:fs';
 import { formatAppDetail, formatSecrets, table } from './format.js';
-import { closePrompts, prompt } from './prompt.js';
+import { closePrompts, prompt, readLine } from './prompt.js';
 
 export class UsageError extends Error {}
 
@@ -19,21 +20,28 @@ export interface Io {
 const HELP = `Usage: cynchro <command> [options]
 
 Commands:
-  login [--url URL] [--email E] [--password P]   log in (prompts for what is missing); stores the session
-  register [--url URL] [--email E] [--password P] [--name N]
+  login [--url URL] [--email E] [--password-stdin]   log in (prompts for what is missing); stores the session
+  register [--url URL] [--email E] [--password-stdin] [--name N]
   logout                                         revoke the session and forget it
   whoami
   deploy <name> (--image REF | --repo URL) [--port N] [--domain D] [--env K=V]... [--env-from SECRET]...
          [--secret-file SECRET]... [--cpu N] [--memory MB] [--replicas N] [--branch B] [--dockerfile F] [--context DIR]
-         [--repo-token T] [--wait] [--timeout SECONDS]
+         [--repo-token-stdin] [--wait] [--timeout SECONDS]
   apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
   apps rotate-webhook <app>                      new GitHub webhook secret (repo apps)
   logs <app> [-f|--follow] [--tail N]
   secrets set <name> K=V... [--app APP] | secrets ls | secrets get <name> [--app APP] | secrets rm <name> [--app APP]
-  admin status | admin unseal <key> [--previous KEY] | admin seal
+  admin claim [--token-file FILE]                become an operator (ADMIN_EMAILS accounts) with the operator token:
+                                                 read from the file, else from stdin (cat $DATA_DIR/operator-token | …)
+  admin status | admin unseal [--previous KEY] | admin seal
+                                                 unseal reads the key from CYNCHRO_MASTER_KEY, else stdin / a prompt,
+                                                 and a rotation's current key from CYNCHRO_PREVIOUS_MASTER_KEY
 
 <app> is an app's name or id. Global options: --json (machine-readable output), --url URL (API base URL),
 -h/--help. The session lives in $XDG_CONFIG_HOME/cynchro/credentials.json (~/.config by default), mode 0600.
+Secrets never need the command line (where other users see them in ps and they stay in shell history): passwords
+come from --password-stdin, CYNCHRO_PASSWORD or a prompt, repo tokens from --repo-token-stdin or CYNCHRO_REPO_TOKEN.
+The old forms (--password P, --repo-token T, unseal <key>, claim <token>) still work, with a warning on stderr.
 Exit codes: 0 ok, 1 API error, 2 usage error.
 `;
 
@@ -83,6 +91,11 @@ class Cli {
     this.credentialsPath = defaultCredentialsPath(io.env);
   }
 
+  /** A secret given as an argument is visible to every user (ps) and kept in shell history: say so. */
+  warnArgv(what: string, instead: string): void {
+    this.io.err(`warning: ${what} on the command line is visible to other users of this machine and kept in shell history; use ${instead} instead\n`);
+  }
+
   print(json: boolean, value: unknown, human: () => string): void {
     if (json) this.io.out(JSON.stringify(value, null, 2) + '\n');
     else {
@@ -104,11 +117,16 @@ class Cli {
   }
 
   async login(args: string[], register: boolean): Promise<number> {
-    const { values: v } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
+    const { values: v } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, name: { type: 'string' } });
     if (v.name && !register) throw new UsageError('--name is for register only');
+    if (v.password !== undefined && v['password-stdin']) throw new UsageError('give --password-stdin or --password, not both');
+    if (v['password-stdin'] && !(v.email || this.io.env.CYNCHRO_EMAIL)) throw new UsageError('--password-stdin needs --email (or CYNCHRO_EMAIL): stdin holds the password');
+    if (v.password !== undefined) this.warnArgv('--password', '--password-stdin or CYNCHRO_PASSWORD');
+    const passwordFromStdin = v['password-stdin'] ? await readLine() : undefined;
+    if (v['password-stdin'] && !passwordFromStdin) throw new UsageError('--password-stdin: no password on standard input');
     const url = v.url || this.io.env.CYNCHRO_URL || readCredentialsFile(this.credentialsPath)?.url || (await prompt('API URL', { default: 'http://localhost:3000' }));
     const email = v.email || this.io.env.CYNCHRO_EMAIL || (await prompt('Email'));
-    const password = v.password || this.io.env.CYNCHRO_PASSWORD || (await prompt('Password', { secret: true }));
+    const password = passwordFromStdin || v.password || this.io.env.CYNCHRO_PASSWORD || (await prompt('Password', { secret: true }));
     if (!url || !email || !password) throw new UsageError('login needs --url, --email and --password (or answers at the prompts)');
     const c = createClient({ url });
     const r = register ? await c.auth.register({ email, password, ...(v.name ? { name: v.name } : {}) }) : await c.auth.login({ email, password });
@@ -156,6 +174,7 @@ class Cli {
       dockerfile: { type: 'string' },
       context: { type: 'string' },
       'repo-token': { type: 'string' },
+      'repo-token-stdin': { type: 'boolean' },
       wait: { type: 'boolean', short: 'w' },
       timeout: { type: 'string' },
     });
@@ -181,7 +200,12 @@ class Cli {
     if (values.branch) input.branch = values.branch;
     if (values.dockerfile) input.dockerfile = values.dockerfile;
     if (values.context) input.context = values.context;
-    if (values['repo-token']) input.repoToken = values['repo-token'];
+    if (values['repo-token'] !== undefined && values['repo-token-stdin']) throw new UsageError('give --repo-token-stdin or --repo-token, not both');
+    if (values['repo-token'] !== undefined) this.warnArgv('--repo-token', '--repo-token-stdin or CYNCHRO_REPO_TOKEN');
+    if (values['repo-token-stdin'] && !values.repo) throw new UsageError('--repo-token-stdin is for --repo deploys');
+    const repoToken = values['repo-token-stdin'] ? await readLine() : values['repo-token'] || (values.repo ? this.io.env.CYNCHRO_REPO_TOKEN : undefined);
+    if (values['repo-token-stdin'] && !repoToken) throw new UsageError('--repo-token-stdin: no token on standard input');
+    if (repoToken) input.repoToken = repoToken;
     const timeout = int(values.timeout, '--timeout');
 
     const c = this.client(values.url);
@@ -289,21 +313,41 @@ class Cli {
 
   async admin(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
-    const { values, positionals } = parse(rest, { previous: { type: 'string' } });
+    const { values, positionals } = parse(rest, { previous: { type: 'string' }, 'token-file': { type: 'string' } });
     const json = !!values.json;
     const c = this.client(values.url);
-    if (sub === 'status') {
+    if (sub === 'claim') {
+      if (positionals.length > 1) throw new UsageError('usage: cynchro admin claim [--token-file FILE] (or the token on stdin)');
+      if (positionals[0] && values['token-file']) throw new UsageError('give the token or --token-file, not both');
+      if (positionals[0]) this.warnArgv('the operator token', '--token-file or stdin');
+      let token = positionals[0] || this.io.env.CYNCHRO_OPERATOR_TOKEN;
+      if (!token && values['token-file']) {
+        try {
+          token = fs.readFileSync(values['token-file'], 'utf8');
+        } catch (e) {
+          throw new UsageError(`cannot read ${values['token-file']}: ${(e as Error).message}`);
+        }
+      }
+      if (!token) token = process.stdin.isTTY ? await prompt('Operator token (cat $DATA_DIR/operator-token on the server)', { secret: true }) : await readLine();
+      token = token.trim();
+      if (!token) throw new UsageError('no operator token: give --token-file FILE or pipe it in (cat $DATA_DIR/operator-token | cynchro admin claim)');
+      const r = await c.admin.claim(token);
+      this.print(json, r, () => 'You are an operator now: cynchro admin status / unseal');
+    } else if (sub === 'status') {
       const s = await c.admin.status();
       this.print(json, s, () => (s.sealed ? 'sealed' : 'unsealed'));
     } else if (sub === 'unseal') {
+      if (positionals[0]) this.warnArgv('the master key', 'CYNCHRO_MASTER_KEY or stdin');
       const key = positionals[0] || this.io.env.CYNCHRO_MASTER_KEY || (await prompt('Master key (64 hex characters)', { secret: true }));
       if (!key) throw new UsageError('usage: cynchro admin unseal <key> [--previous KEY]');
-      const r = await c.admin.unseal(key, values.previous ? { previous: values.previous } : {});
+      if (values.previous) this.warnArgv('--previous', 'CYNCHRO_PREVIOUS_MASTER_KEY');
+      const previous = values.previous || this.io.env.CYNCHRO_PREVIOUS_MASTER_KEY;
+      const r = await c.admin.unseal(key, previous ? { previous } : {});
       this.print(json, r, () => `${r.outcome.replace(/_/g, ' ')}: the vault is ${r.sealed ? 'sealed' : 'unsealed'}`);
     } else if (sub === 'seal') {
       const s = await c.admin.seal();
       this.print(json, s, () => (s.sealed ? 'sealed' : 'unsealed'));
-    } else throw new UsageError('usage: cynchro admin status|unseal <key> [--previous KEY]|seal');
+    } else throw new UsageError('usage: cynchro admin claim|status|unseal [--previous KEY]|seal');
     return 0;
   }
 }

@@ -40,6 +40,22 @@ export async function prompt(question: string, opts: { secret?: boolean; default
   }
 }
 
+/**
+ * The next line of standard input, as is (no question asked, nothing echoed on a TTY): `--password-stdin`,
+ * `--repo-token-stdin`, a token piped in. Empty when stdin is closed.
+ */
+export async function readLine(): Promise<string> {
+  reader();
+  muted = process.stdin.isTTY === true;
+  try {
+    const line = queue.length ? queue.shift()! : ended ? '' : await new Promise<string>((resolve) => waiters.push(resolve));
+    return line.replace(/\r$/, '');
+  } finally {
+    if (muted) process.stderr.write('\n');
+    muted = false;
+  }
+}
+
 /** Lets the process exit: call once no more questions will be asked. */
 export function closePrompts(): void {
   rl?.close();

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
-import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
+import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cynchro.js');
 const uniq = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
@@ -22,7 +22,7 @@ let server: LiveServer;
 let image: string;
 let config: string;
 const driver = createDockerodeDriver();
-const labels = runLabels();
+const labels = imageLabels();
 const user = { email: `${uniq('cli')}@example.com`, password: 'cli password 1' };
 const created: string[] = [];
 
@@ -38,6 +38,19 @@ function cynchro(args: string[], env: Record<string, string> = {}): Promise<Resu
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+/** The bin with `input` on its standard input (then closed), as `echo … | cynchro …` runs it. */
+function cynchroIn(args: string[], input: string, env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, XDG_CONFIG_HOME: config, CYNCHRO_URL: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(input);
   });
 }
 
@@ -77,7 +90,7 @@ describe('usage and sessions', () => {
   });
 
   it('register, then the session file is 0600 in a 0700 directory, with the url and tokens', async () => {
-    const r = await cynchro(['register', '--url', server.url, '--email', user.email, '--password', user.password, '--name', 'Cli']);
+    const r = await cynchroIn(['register', '--url', server.url, '--email', user.email, '--password-stdin', '--name', 'Cli'], `${user.password}\n`);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`as ${user.email}`);
@@ -99,6 +112,12 @@ describe('usage and sessions', () => {
     const bad = await cynchro(['login', '--email', user.email, '--password', 'wrong password']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('invalid_credentials');
+    // A password on the command line still works, with a warning on stderr.
+    expect(bad.stderr).toMatch(/^warning: --password on the command line is visible to other users.*--password-stdin/m);
+    const viaStdin = await cynchroIn(['login', '--email', user.email, '--password-stdin'], `${user.password}\n`);
+    expect(viaStdin.code).toBe(0);
+    expect(viaStdin.stderr).toBe('');
+    expect((await cynchroIn(['login', '--password-stdin'], `${user.password}\n`)).code).toBe(2); // needs --email
     // The URL is remembered from the file; the password can come from the environment.
     const ok = await cynchro(['login', '--email', user.email], { CYNCHRO_PASSWORD: user.password });
     expect(ok.code).toBe(0);
@@ -107,17 +126,37 @@ describe('usage and sessions', () => {
 });
 
 describe('admin and secrets', () => {
+  it('admin claim: forbidden before, a wrong token refused, the token from stdin or a file accepted', async () => {
+    const before = await cynchro(['admin', 'status']);
+    expect(before.code).toBe(1);
+    expect(before.stderr).toContain('forbidden');
+    const wrong = await cynchroIn(['admin', 'claim'], 'not-the-operator-token-at-all-0123456789\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('error: forbidden');
+    const tokenFile = path.join(server.dataDir, 'operator-token');
+    const piped = await cynchroIn(['admin', 'claim'], fs.readFileSync(tokenFile, 'utf8'));
+    expect(piped.stderr).toBe('');
+    expect(piped.code).toBe(0);
+    expect(json(await cynchro(['admin', 'claim', '--token-file', tokenFile, '--json']))).toEqual({ operator: true });
+    const onArgv = await cynchro(['admin', 'claim', readOperatorToken(server.dataDir)]);
+    expect(onArgv.code).toBe(0);
+    expect(onArgv.stderr).toMatch(/^warning: the operator token on the command line/m);
+  });
+
   it('admin status / unseal / seal', async () => {
     expect(json(await cynchro(['admin', 'status', '--json']))).toEqual({ sealed: true });
     const key = randomBytes(32).toString('hex');
-    const u = await cynchro(['admin', 'unseal', key]);
+    const u = await cynchro(['admin', 'unseal'], { CYNCHRO_MASTER_KEY: key });
     expect(u.code).toBe(0);
+    expect(u.stderr).toBe('');
     expect(u.stdout).toContain('initialized');
     expect((await cynchro(['admin', 'seal'])).stdout.trim()).toBe('sealed');
-    const wrong = await cynchro(['admin', 'unseal', randomBytes(32).toString('hex'), '--json']);
+    const wrong = await cynchroIn(['admin', 'unseal', '--json'], `${randomBytes(32).toString('hex')}\n`);
     expect(wrong.code).toBe(1);
-    expect(JSON.parse(wrong.stderr)).toMatchObject({ error: 'invalid_key', status: 400 });
-    expect(json(await cynchro(['admin', 'unseal', key, '--json']))).toEqual({ sealed: false, outcome: 'unsealed' });
+    expect(JSON.parse(wrong.stderr.slice(wrong.stderr.indexOf('{')))).toMatchObject({ error: 'invalid_key', status: 400 });
+    const onArgv = await cynchro(['admin', 'unseal', key, '--json']);
+    expect(json({ ...onArgv, stderr: '' })).toEqual({ sealed: false, outcome: 'unsealed' });
+    expect(onArgv.stderr).toMatch(/^warning: the master key on the command line/m);
   });
 
   it('secrets set / ls / get / rm', async () => {

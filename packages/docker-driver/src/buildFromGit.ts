@@ -2,7 +2,7 @@ import type Dockerode from 'dockerode';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildContextDir } from './buildImage.js';
+import { buildContextDir, buildLimits } from './buildImage.js';
 import { cloneRepo } from './cloneRepo.js';
 import { DockerError } from './DockerError.js';
 import { resolveInside } from './resolveInside.js';
@@ -21,6 +21,7 @@ export async function buildFromGit(
   docker: Dockerode,
   o: BuildFromGitOptions,
   driverAllowHosts: readonly string[],
+  callTimeoutMs?: number,
 ): Promise<{ imageId: string; tag: string; commitSha: string }> {
   const allowHosts = [...driverAllowHosts, ...(o.allowHosts ?? [])];
   const url = validateRepoUrl(o.repoUrl, allowHosts);
@@ -32,6 +33,7 @@ export async function buildFromGit(
   validateRelativePath(dockerfileRel, 'dockerfile');
   validateImageRef(o.tag, 'tag');
   if (o.token !== undefined && /[\r\n]/.test(o.token)) throw new DockerError('invalid_ref', 'token must be a single line');
+  buildLimits(o.cpu, o.memoryMb);
 
   const timeoutMs = o.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -57,6 +59,9 @@ export async function buildFromGit(
       labels: o.labels,
       ...(o.onLine ? { onLine: o.onLine } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+      ...(o.memoryMb !== undefined ? { memoryMb: o.memoryMb } : {}),
+      ...(callTimeoutMs !== undefined ? { callTimeoutMs } : {}),
       timeoutMs: remaining(),
     });
     return { imageId, tag: o.tag, commitSha };

@@ -11,6 +11,7 @@ interface StoredSpec {
   v: 1;
   name: string;
   image: string;
+  imageId?: string;
   command?: string[];
   envKeys: string[];
   port?: number;
@@ -31,6 +32,7 @@ export function encodeSpec(spec: ContainerSpec): string {
     envKeys: Object.keys(spec.env ?? {}),
     secretKeys: Object.keys(spec.secretFiles ?? {}),
   };
+  if (spec.imageId) s.imageId = spec.imageId;
   if (spec.command) s.command = spec.command;
   if (spec.port !== undefined) s.port = spec.port;
   if (spec.cpu !== undefined) s.cpu = spec.cpu;
@@ -71,6 +73,7 @@ export function decodeSpec(
     labels: userLabels,
     secretKeys: s.secretKeys,
   };
+  if (s.imageId) spec.imageId = s.imageId;
   if (s.command) spec.command = s.command;
   if (s.port !== undefined) spec.port = s.port;
   if (s.cpu !== undefined) spec.cpu = s.cpu;

@@ -1,19 +1,22 @@
 import Dockerode from 'dockerode';
-import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { buildFromDirectory } from './buildFromDirectory.js';
 import { buildFromGit } from './buildFromGit.js';
 import { fromInspect, fromListEntry, labelFilter } from './containerInfo.js';
 import { decodeSpec, encodeSpec, SPEC_LABEL } from './containerSpecLabel.js';
-import { DockerError, engineMessage, engineStatus, toDockerError } from './DockerError.js';
-import { abortReason, DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
+import { DockerError, engineStatus, toDockerError } from './DockerError.js';
+import { DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
 import { followContainerLogs } from './followContainerLogs.js';
 import { followEngineEvents } from './followEngineEvents.js';
-import { LogDecoder } from './LogDecoder.js';
+import { CONTAINER_CAPABILITIES, CONTAINER_NOFILE_LIMIT } from './hardening.js';
+import { checkImageOrg } from './imagePolicy.js';
+import { logsSnapshot } from './logsSnapshot.js';
+import { pullImage } from './pullImage.js';
+import { remoteHead } from './remoteHead.js';
 import { SecretKeeper } from './SecretKeeper.js';
 import { deliverSecretFiles, secretsMount } from './secretFiles.js';
-import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver } from './types.js';
-import { splitImageRef, validateImageRef } from './validateImageRef.js';
+import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type ImageInfo } from './types.js';
+import { validateImageRef, validateImageRefOrId } from './validateImageRef.js';
 import { validateContainerSpec } from './validateContainerSpec.js';
 import { waitContainerHealthy } from './waitContainerHealthy.js';
 
@@ -26,7 +29,6 @@ export interface DockerodeDriverOptions {
 }
 
 export const DEFAULT_PIDS_LIMIT = 512;
-const DEFAULT_PULL_TIMEOUT_MS = 10 * 60_000;
 
 function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {
@@ -75,6 +77,9 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     const hostConfig: Dockerode.HostConfig = {
       RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
       SecurityOpt: ['no-new-privileges'],
+      CapDrop: ['ALL'],
+      CapAdd: [...CONTAINER_CAPABILITIES],
+      Ulimits: [{ Name: 'nofile', Soft: CONTAINER_NOFILE_LIMIT.soft, Hard: CONTAINER_NOFILE_LIMIT.hard }],
       // A tiny init as PID 1 forwards SIGTERM and reaps zombies: apps that ignore signals as PID 1 (busybox httpd,
       // many shells) would otherwise hold every stop for the full grace period.
       Init: true,
@@ -92,7 +97,8 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     if (spec.network) hostConfig.NetworkMode = spec.network;
     const o: Dockerode.ContainerCreateOptions = {
       name,
-      Image: spec.image,
+      // The recorded id of a platform build when given (exactly that image), else the name (validated as one).
+      Image: spec.imageId ?? spec.image,
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
       Labels: { ...spec.labels, [SPEC_LABEL]: encodeSpec(spec) },
       HostConfig: hostConfig,
@@ -104,6 +110,42 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     return o;
   }
 
+
+  /**
+   * The image a spec runs, before anything is created: it must exist (not_found, as the engine's create says) and
+   * must not carry another org's label than the spec (see ContainerSpec.imageId). Answers its id.
+   */
+  async function checkSpecImage(spec: ContainerSpec): Promise<string> {
+    const ref = spec.imageId ?? spec.image;
+    const img = await call(`inspect image ${ref}`, (abortSignal) => docker.getImage(ref).inspect({ abortSignal } as object)).catch((err: unknown) => {
+      if (err instanceof DockerError && err.code === 'not_found') throw new DockerError('not_found', `create container ${spec.name}: No such image: ${ref}`);
+      throw err;
+    });
+    checkImageOrg(img.Config?.Labels, spec.labels, `image ${ref}`);
+    return img.Id;
+  }
+
+  /**
+   * Creates the container, then makes sure it uses the image checked by checkSpecImage: a tag moved in between
+   * (a pull, a build) must not slip another image in. Nothing has run yet when it is refused.
+   */
+  async function createChecked(spec: ContainerSpec, name: string, imageId: string): Promise<string> {
+    const created = await call(`create container ${name}`, (abortSignal) => docker.createContainer({ ...createOptions(spec, name), abortSignal }));
+    if (!spec.imageId) {
+      let refused: Error | undefined;
+      try {
+        const info = await inspectRaw(created.id);
+        if (info?.Image !== imageId) refused = new DockerError('invalid_ref', `image ${spec.image} changed while container ${name} was created; try again`);
+      } catch (err) {
+        refused = err as Error;
+      }
+      if (refused) {
+        await removeQuietly(created.id).catch(() => undefined);
+        throw refused;
+      }
+    }
+    return created.id;
+  }
 
   /** Start, then copy the secret files into the (now mounted) tmpfs. */
   async function startAndDeliver(id: string, name: string, files: Record<string, string> | undefined): Promise<ContainerInfo> {
@@ -152,62 +194,10 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       await call('ping', (abortSignal) => (docker.ping as (o: object) => Promise<unknown>).call(docker, { abortSignal }));
     },
 
-    async pullImage(ref, o = {}) {
-      validateImageRef(ref);
-      const { fromImage, tag } = splitImageRef(ref);
-      const auth = o.auth ? { username: o.auth.username, password: o.auth.password, serveraddress: o.auth.serveraddress ?? '' } : undefined;
-      const what = `pull ${ref}`;
-      let stream: Readable;
-      try {
-        stream = (await engineCall(what, callTimeoutMs, (abortSignal) => docker.createImage(auth, { fromImage, tag, abortSignal }), o.signal)) as unknown as Readable;
-      } catch (err) {
-        if (err instanceof Error && (err.name === 'AbortError' || err instanceof DockerError)) throw err;
-        throw new DockerError('pull_failed', `pull of ${ref} failed: ${engineMessage(err)}`, { cause: err });
-      }
-      const timeoutMs = o.timeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
-      let failure: Error | undefined;
-      const timer = setTimeout(() => {
-        failure ??= new DockerError('timeout', `pull of ${ref} did not finish within ${timeoutMs} ms`);
-        stream.destroy();
-      }, timeoutMs);
-      const onAbort = () => {
-        failure ??= abortReason(o.signal as AbortSignal);
-        stream.destroy();
-      };
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      let error: string | undefined;
-      let buf = '';
-      const seen = new Set<string>();
-      const onMessage = (m: { status?: string; id?: string; error?: string; errorDetail?: { message?: string } }) => {
-        if (m.error || m.errorDetail) error = m.errorDetail?.message ?? m.error;
-        else if (m.status) {
-          const line = m.id ? `${m.id}: ${m.status}` : m.status;
-          // Progress messages repeat many times per layer; forward each distinct one once.
-          if (!seen.has(line)) {
-            seen.add(line);
-            o.onLine?.(line);
-          }
-        }
-      };
-      try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          buf += chunk.toString('utf8');
-          const lines = buf.split('\n');
-          buf = lines.pop() ?? '';
-          for (const l of lines) if (l.trim()) onMessage(JSON.parse(l) as Parameters<typeof onMessage>[0]);
-        }
-        if (buf.trim()) onMessage(JSON.parse(buf) as Parameters<typeof onMessage>[0]);
-      } catch (err) {
-        failure ??= new DockerError('pull_failed', `pull of ${ref} failed: ${(err as Error).message}`);
-      } finally {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-      }
-      if (failure) throw failure;
-      if (error) throw new DockerError('pull_failed', `pull of ${ref} failed: ${error}`);
-    },
+    pullImage: (ref, o = {}) => pullImage(docker, ref, o, callTimeoutMs),
 
     async imageExists(ref) {
+      validateImageRef(ref);
       try {
         await call(`inspect image ${ref}`, (abortSignal) => docker.getImage(ref).inspect({ abortSignal } as object));
         return true;
@@ -217,8 +207,26 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       }
     },
 
-    buildFromGit: (o) => buildFromGit(docker, o, gitAllowHosts),
-    buildFromDirectory: (o) => buildFromDirectory(docker, o),
+    async inspectImage(ref) {
+      validateImageRefOrId(ref);
+      try {
+        const i = await call(`inspect image ${ref}`, (abortSignal) => docker.getImage(ref).inspect({ abortSignal } as object));
+        const info: ImageInfo = {
+          id: i.Id,
+          tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+          labels: i.Config?.Labels ?? {},
+          createdAt: new Date(i.Created).toISOString(),
+        };
+        return info;
+      } catch (err) {
+        if (err instanceof DockerError && err.code === 'not_found') return null;
+        throw err;
+      }
+    },
+
+    buildFromGit: (o) => buildFromGit(docker, o, gitAllowHosts, callTimeoutMs),
+    remoteHead: (o) => remoteHead(o, gitAllowHosts),
+    buildFromDirectory: (o) => buildFromDirectory(docker, o, callTimeoutMs),
 
     async listImages(labels) {
       const images = await call('list images', (abortSignal) =>
@@ -289,15 +297,14 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
 
     async runContainer(spec) {
       validateContainerSpec(spec);
+      const imageId = await checkSpecImage(spec);
       await ensureVolumes(spec);
-      const created = await call(`create container ${spec.name}`, (abortSignal) =>
-        docker.createContainer({ ...createOptions(spec, spec.name), abortSignal }),
-      );
+      const created = await createChecked(spec, spec.name, imageId);
       try {
-        return await startAndDeliver(created.id, spec.name, spec.secretFiles);
+        return await startAndDeliver(created, spec.name, spec.secretFiles);
       } catch (err) {
         // A half-started container (e.g. without its secrets) must not be left running.
-        await removeQuietly(created.id).catch(() => undefined);
+        await removeQuietly(created).catch(() => undefined);
         throw err;
       }
     },
@@ -350,30 +357,25 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       if (files && found.secretKeys.length) spec.secretFiles = files;
       else delete spec.secretFiles;
       const name = found.info.Name.replace(/^\//, '');
+      validateContainerSpec(spec);
+      const imageId = await checkSpecImage(spec);
       await ensureVolumes(spec);
       // Created under a temporary name first: if the engine refuses the new one, the old one still runs.
       const tmpName = `${name}-recreate-${randomBytes(4).toString('hex')}`;
-      const created = await call(`create container ${name}`, (abortSignal) => docker.createContainer({ ...createOptions(spec, tmpName), abortSignal }));
+      const created = await createChecked(spec, tmpName, imageId);
       try {
         await removeQuietly(found.info.Id);
-        await call(`rename container ${tmpName}`, (abortSignal) => docker.getContainer(created.id).rename({ name, abortSignal }));
-        return await startAndDeliver(created.id, name, spec.secretFiles);
+        await call(`rename container ${tmpName}`, (abortSignal) => docker.getContainer(created).rename({ name, abortSignal }));
+        return await startAndDeliver(created, name, spec.secretFiles);
       } catch (err) {
-        await removeQuietly(created.id).catch(() => undefined);
+        await removeQuietly(created).catch(() => undefined);
         throw err;
       }
     },
 
     waitHealthy: (id, o) => waitContainerHealthy(docker, id, o, callTimeoutMs),
 
-    async logs(id, o = {}) {
-      const raw = await call(`logs of ${id}`, (abortSignal) =>
-        docker.getContainer(id).logs({ stdout: true, stderr: true, timestamps: true, tail: o.tail ?? 200, follow: false, abortSignal } as Dockerode.ContainerLogsOptions & { follow: false }),
-      );
-      const decoder = new LogDecoder(id);
-      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as unknown as string, 'binary');
-      return [...decoder.push(buf), ...decoder.flush()].map((l) => ({ ...l, containerId: id }));
-    },
+    logs: (id, o = {}) => call(`logs of ${id}`, (abortSignal) => logsSnapshot(docker, id, o.tail ?? 200, abortSignal)),
 
     followLogs: (id, o = {}) => followContainerLogs(docker, id, o, callTimeoutMs),
 

@@ -1,8 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { buildLimits } from './buildImage.js';
+import { checkBuildImages, checkDockerfile, MAX_DOCKERFILE_BYTES } from './dockerfilePolicy.js';
 import { DockerError } from './DockerError.js';
 import { abortReason } from './engineCall.js';
 import { FakeEngineEvents } from './FakeEngineEvents.js';
+import { checkImageOrg } from './imagePolicy.js';
+import { MAX_LOGS_SNAPSHOT_BYTES, truncateLine } from './lines.js';
 import {
   LABELS,
   type ContainerInfo,
@@ -15,7 +21,7 @@ import {
   type LogLine,
 } from './types.js';
 import { validateBranch, validateCommit, validateRelativePath, validateRepoUrl } from './validateGitInputs.js';
-import { validateImageRef } from './validateImageRef.js';
+import { validateImageRef, validateImageRefOrId } from './validateImageRef.js';
 import { validateContainerSpec } from './validateContainerSpec.js';
 
 interface FakeContainer {
@@ -90,8 +96,16 @@ export interface FakeDockerControls {
   secretFilesOf(id: string): Record<string, string> | undefined;
   /** The last options passed to buildFromGit, token included, so server tests can assert on them. */
   lastGitBuild(): Parameters<DockerDriver['buildFromGit']>[0] | undefined;
-  /** Sets the sha buildFromGit reports when no commit is asked for. */
+  /**
+   * The Dockerfile buildFromGit finds in this repo (null: none, the default, and nothing is checked). Checked as
+   * the real driver checks it (dockerfilePolicy.ts: ADD from a URL, images by id or of another org → build_failed).
+   * buildFromDirectory reads the directory's Dockerfile when there is one.
+   */
+  setRepoDockerfile(repoUrl: string, content: string | null): void;
+  /** Sets the sha buildFromGit reports when no commit is asked for, and remoteHead answers (the branch's head). */
   setHeadCommit(sha: string): void;
+  /** Makes remoteHead fail with a git_failed error (the remote unreachable); null makes it answer again. */
+  failRemoteHead(message: string | null): void;
   /** Every driver call made, by method name, in order. */
   calls: { method: string; args: unknown[] }[];
 }
@@ -108,7 +122,7 @@ function newId(): string {
 
 /** The driver methods that talk to the engine, so they fail while the fake engine is down. */
 const ENGINE_METHODS = [
-  'ping', 'pullImage', 'imageExists', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
+  'ping', 'pullImage', 'imageExists', 'inspectImage', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
   'ensureNetwork', 'runContainer', 'inspectContainer', 'containerSpec', 'stopContainer', 'startContainer',
   'holdSecretFiles', 'removeContainer', 'recreateContainer', 'waitHealthy', 'logs', 'listContainers', 'listNetworks',
   'listVolumes', 'removeByLabels',
@@ -133,6 +147,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
   let nextPort = 40000;
   let headCommit = createHash('sha1').update('fake-head').digest('hex');
   let lastGit: Parameters<DockerDriver['buildFromGit']>[0] | undefined;
+  let remoteHeadFailure: string | null = null;
   let clock = 0;
   const events = new FakeEngineEvents();
   // Replaced on close, so a driver handed to the next runtime (server restart tests) can be followed again.
@@ -140,6 +155,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
   let down = false;
   let downRunning: string[] = [];
   const crashingImages = new Map<string, number>();
+  const repoDockerfiles = new Map<string, string>();
 
   const notify = () => {
     for (const w of [...waiters]) w();
@@ -168,17 +184,39 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     for (const c of containers.values()) if (c.id === key || c.name === key || (key.length >= 12 && c.id.startsWith(key))) return c;
     return undefined;
   };
+  /** By name, or by full id: never by an id prefix (callers validate refs, so a prefix cannot even get here). */
   const findImage = (ref: string): FakeImage | undefined => {
-    const bare = ref.replace(/^sha256:/, '');
-    for (const i of images.values()) if (i.refs.has(ref) || i.id.replace(/^sha256:/, '').startsWith(bare)) return i;
+    for (const i of images.values()) if (i.refs.has(ref) || i.id === ref || (/^[a-f0-9]{64}$/.test(ref) && i.id === `sha256:${ref}`)) return i;
     return undefined;
+  };
+  /** What a container spec runs: the recorded id of a build, or the image by name. */
+  const specImage = (spec: ContainerSpec) => spec.imageId ?? spec.image;
+  /** The real driver's checkBuildPolicy against the fake's images (a pull adds a missing one, as pullImage does). */
+  const checkBuild = async (content: string | Buffer, shown: string, labels: Labels, onLine?: (line: string) => void) => {
+    try {
+      await checkBuildImages(checkDockerfile(content, shown), labels, {
+        lookup: async (ref) => {
+          const i = findImage(ref);
+          return i ? { id: i.id, labels: { ...i.labels }, onBuild: [] } : null;
+        },
+        pull: async (ref) => {
+          const fail = pullFailures.get(ref);
+          if (fail !== undefined) throw new DockerError('build_failed', `build failed: pull of ${ref} failed: ${fail}`);
+          if (!findImage(ref)) addImage(ref);
+        },
+      });
+    } catch (err) {
+      if (err instanceof DockerError && err.code === 'build_failed') onLine?.(`ERROR: ${err.message}`);
+      throw err;
+    }
   };
   /** `inspected`: the run-state details only an inspect reports. */
   const info = (c: FakeContainer, inspected = false): ContainerInfo => {
     const out: ContainerInfo = {
       id: c.id,
       name: c.name,
-      image: c.spec.image,
+      // The engine reports what the container was created from: the id when run by imageId.
+      image: specImage(c.spec),
       labels: { ...c.spec.labels },
       state: c.state,
       running: c.running,
@@ -208,7 +246,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     return img;
   };
   const log = (c: FakeContainer, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
-    c.logs.push({ stream, timestamp: now(), text, containerId: c.id });
+    c.logs.push({ stream, timestamp: now(), text: truncateLine(text), containerId: c.id });
     notify();
   };
   const emit = (c: FakeContainer, action: EngineEventAction, extra: Partial<EngineEvent> = {}) =>
@@ -263,7 +301,9 @@ export function createFakeDockerDriver(): FakeDockerDriver {
   };
   const create = (spec: ContainerSpec, name: string): FakeContainer => {
     validateContainerSpec(spec);
-    if (!findImage(spec.image)) throw new DockerError('not_found', `create container ${name}: No such image: ${spec.image}`);
+    const img = findImage(specImage(spec));
+    if (!img) throw new DockerError('not_found', `create container ${name}: No such image: ${specImage(spec)}`);
+    checkImageOrg(img.labels, spec.labels, `image ${specImage(spec)}`);
     if (find(name)) throw new DockerError('engine', `create container ${name}: Conflict. The container name "/${name}" is already in use`);
     const volLabels = { ...spec.labels };
     delete volLabels[LABELS.deployment];
@@ -411,7 +451,9 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       return c ? secretStore.get(c.id) : undefined;
     },
     lastGitBuild: () => lastGit,
+    setRepoDockerfile: (repoUrl, content) => void (content === null ? repoDockerfiles.delete(repoUrl) : repoDockerfiles.set(repoUrl, content)),
     setHeadCommit: (sha) => void (headCommit = sha),
+    failRemoteHead: (message) => void (remoteHeadFailure = message),
 
     async ping() {
       track('ping', []);
@@ -430,7 +472,15 @@ export function createFakeDockerDriver(): FakeDockerDriver {
 
     async imageExists(ref) {
       track('imageExists', [ref]);
+      validateImageRef(ref);
       return findImage(ref) !== undefined;
+    },
+
+    async inspectImage(ref) {
+      track('inspectImage', [ref]);
+      validateImageRefOrId(ref);
+      const i = findImage(ref);
+      return i ? { id: i.id, tags: [...i.tags], labels: { ...i.labels }, createdAt: i.createdAt } : null;
     },
 
     async buildFromGit(o) {
@@ -442,8 +492,11 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       validateRelativePath(o.context || '.', 'context');
       validateRelativePath(o.dockerfile || 'Dockerfile', 'dockerfile');
       validateImageRef(o.tag, 'tag');
+      buildLimits(o.cpu, o.memoryMb);
       if (o.signal?.aborted) throw abortReason(o.signal);
       await sleep(1);
+      const dockerfile = repoDockerfiles.get(o.repoUrl);
+      if (dockerfile !== undefined) await checkBuild(dockerfile, o.dockerfile || 'Dockerfile', o.labels, o.onLine);
       const fail = buildFailures.get(o.repoUrl) ?? buildFailures.get(o.tag);
       o.onLine?.(`Step 1/1 : FROM fake (${o.repoUrl}#${o.branch})`);
       if (fail !== undefined) {
@@ -455,12 +508,30 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       return { imageId: img.id, tag: o.tag, commitSha: o.commit && o.commit.length === 40 ? o.commit.toLowerCase() : headCommit };
     },
 
+    // Not an engine call (git talks to the remote), so it answers while the fake engine is down, as the real one does.
+    async remoteHead(o) {
+      track('remoteHead', [{ ...o, token: o.token ? '***' : undefined }]);
+      validateRepoUrl(o.repoUrl, o.allowHosts ?? []);
+      validateBranch(o.branch);
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      await sleep(1);
+      if (remoteHeadFailure !== null) throw new DockerError('git_failed', `git: ${remoteHeadFailure}`);
+      return headCommit;
+    },
+
     async buildFromDirectory(o) {
       track('buildFromDirectory', [o]);
       validateRelativePath(o.dockerfile || 'Dockerfile', 'dockerfile');
       validateImageRef(o.tag, 'tag');
+      buildLimits(o.cpu, o.memoryMb);
       if (o.signal?.aborted) throw abortReason(o.signal);
       await sleep(1);
+      const file = o.dockerfile || 'Dockerfile';
+      const content = await readFile(join(o.dir, file)).catch(() => undefined);
+      if (content !== undefined) {
+        if (content.length > MAX_DOCKERFILE_BYTES) throw new DockerError('build_failed', `${file} is larger than ${MAX_DOCKERFILE_BYTES} bytes`);
+        await checkBuild(content, file, o.labels, o.onLine);
+      }
       const fail = buildFailures.get(o.dir) ?? buildFailures.get(o.tag);
       if (fail !== undefined) {
         o.onLine?.(`ERROR: ${fail}`);
@@ -486,7 +557,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     async pruneImages(labels, keep, protect = []) {
       track('pruneImages', [labels, keep, protect]);
       const bare = (s: string) => s.replace(/^sha256:/, '');
-      const inUse = new Set([...containers.values()].map((c) => findImage(c.spec.image)?.id));
+      const inUse = new Set([...containers.values()].map((c) => findImage(specImage(c.spec))?.id));
       const list = [...images.values()].filter((i) => matches(i.labels, labels)).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
       const removed: string[] = [];
       for (const img of list.slice(Math.max(keep, 0))) {
@@ -598,7 +669,16 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       const c = find(id);
       if (!c) throw new DockerError('not_found', `logs of ${id}: No such container: ${id}`);
       const tail = o.tail ?? 200;
-      return tail <= 0 ? [] : c.logs.slice(-tail).map((l) => ({ ...l }));
+      if (tail <= 0) return [];
+      // As the real driver: the newest lines whose texts fit in MAX_LOGS_SNAPSHOT_BYTES.
+      const out: LogLine[] = [];
+      let size = 0;
+      for (const l of c.logs.slice(-tail).reverse()) {
+        size += Buffer.byteLength(l.text);
+        if (size > MAX_LOGS_SNAPSHOT_BYTES) break;
+        out.push({ ...l });
+      }
+      return out.reverse();
     },
 
     followLogs(id, o = {}) {

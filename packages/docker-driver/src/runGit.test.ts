@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tokenSecrets } from './cloneRepo.js';
-import { runGit, scrub } from './runGit.js';
+import { MAX_LOG_LINE_BYTES, truncationMarker } from './lines.js';
+import { GIT_STDERR_TAIL_CHARS, runGit, scrub } from './runGit.js';
 
 describe('runGit', () => {
   it('puts the token only in the environment and scrubs every encoding of it', () => {
@@ -33,6 +34,25 @@ describe('runGit', () => {
       const t0 = Date.now();
       await expect(runGit(['-c', 'alias.hang=!sleep 30', 'hang'], { cwd: dir, home: dir, timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
       expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps only the end of what git prints on stderr, and cuts its lines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cynchro-rungit-'));
+    try {
+      // 1 MB on one line (as a hostile server's "remote:" text could be), then a last line.
+      const noisy = '!head -c 1000000 /dev/zero | tr "\\0" x >&2; echo >&2; echo THE-END >&2';
+      const lines: string[] = [];
+      const ok = await runGit(['-c', `alias.noisy=${noisy}; true`, 'noisy'], { cwd: dir, home: dir, timeoutMs: 20_000, onLine: (l) => lines.push(l) });
+      expect(ok.stderr.length).toBeLessThanOrEqual(GIT_STDERR_TAIL_CHARS);
+      expect(ok.stderr).toBe('THE-END\n');
+      expect(lines).toEqual(['x'.repeat(MAX_LOG_LINE_BYTES) + truncationMarker(1_000_000 - MAX_LOG_LINE_BYTES), 'THE-END']);
+      await expect(runGit(['-c', `alias.noisy=${noisy}; exit 3`, 'noisy'], { cwd: dir, home: dir, timeoutMs: 20_000 })).rejects.toMatchObject({
+        code: 'git_failed',
+        message: 'git: THE-END',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { DockerError } from './DockerError.js';
 import { abortReason } from './engineCall.js';
+import { MAX_LOG_LINE_BYTES, TextLines, TextTail } from './lines.js';
+
+/**
+ * git's stderr is kept only this far back (characters): a hostile server can send any amount of `remote:` text,
+ * and failures are described from the end of it.
+ */
+export const GIT_STDERR_TAIL_CHARS = 64 * 1024;
+/** git's stdout (rev-parse, ls-remote answers) is kept only this far (characters): nothing we ask for is longer. */
+export const GIT_STDOUT_MAX_CHARS = 1024 * 1024;
 
 export interface RunGitOptions {
   cwd: string;
@@ -46,8 +55,9 @@ export function runGit(args: string[], o: RunGitOptions): Promise<{ stdout: stri
     // Own process group, so a timeout also kills git-remote-http and friends.
     const child = spawn('git', args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
-    let stderr = '';
-    let pending = '';
+    const stderr = new TextTail(GIT_STDERR_TAIL_CHARS);
+    // Progress lines end at \r as well; each is cut to MAX_LOG_LINE_BYTES, linear in what git prints.
+    const pending = new TextLines({ maxBytes: MAX_LOG_LINE_BYTES, breakOnCR: true });
     let failure: Error | undefined;
     const kill = (why: Error) => {
       failure ??= why;
@@ -63,13 +73,12 @@ export function runGit(args: string[], o: RunGitOptions): Promise<{ stdout: stri
     );
     const onAbort = () => kill(abortReason(o.signal as AbortSignal));
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (stdout.length < GIT_STDOUT_MAX_CHARS) stdout += d.slice(0, GIT_STDOUT_MAX_CHARS - stdout.length);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      pending += d;
-      const lines = pending.split(/\r?\n|\r/);
-      pending = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) o.onLine?.(scrub(l, secrets));
+      stderr.push(d);
+      for (const l of pending.push(d)) if (l.trim()) o.onLine?.(scrub(l, secrets));
     });
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -79,13 +88,17 @@ export function runGit(args: string[], o: RunGitOptions): Promise<{ stdout: stri
     child.on('close', (code) => {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
-      if (pending.trim()) o.onLine?.(scrub(pending, secrets));
+      for (const l of pending.flush()) if (l.trim()) o.onLine?.(scrub(l, secrets));
       if (failure) return reject(failure);
+      const tail = stderr.text();
+      // A secret cut in two at the start of the tail would escape scrub(): drop the partial first line.
+      const firstBreak = tail.text.search(/\r?\n|\r/);
+      const kept = !tail.truncated ? tail.text : firstBreak < 0 ? '' : tail.text.slice(firstBreak + 1);
       if (code !== 0) {
-        const err = new DockerError('git_failed', scrub(describeGitFailure(stderr), secrets));
+        const err = new DockerError('git_failed', scrub(describeGitFailure(kept), secrets));
         return reject(err);
       }
-      resolve({ stdout, stderr: scrub(stderr, secrets) });
+      resolve({ stdout, stderr: scrub(kept, secrets) });
     });
   });
 }

@@ -34,13 +34,34 @@ export function validateSecretKeys(files: Record<string, string>): void {
   }
 }
 
-/** Reads one regular file from a tar stream (the answer of getArchive). */
-async function firstTarFile(stream: NodeJS.ReadableStream): Promise<string> {
+/**
+ * The most of a container's /etc/passwd or /etc/group that is read (they come from the tenant's image). A larger
+ * file is not read at all: a named USER then cannot be resolved, exactly as a name missing from the file, and the
+ * container is not started with its secret files (the error says to use a numeric USER); a numeric uid:gid never
+ * needs the files. An unknown group name gets gid 0, as before.
+ */
+export const MAX_PASSWD_BYTES = 1024 * 1024;
+
+/**
+ * Reads the first file of a tar stream (the answer of getArchive), or null when it is larger than `maxBytes`: reading
+ * stops at the header then, and never goes past 512 + maxBytes bytes.
+ */
+export async function readTarFile(stream: NodeJS.ReadableStream, maxBytes: number): Promise<string | null> {
   const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  let have = 0;
+  let size: number | undefined;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    chunks.push(c);
+    have += c.length;
+    if (size === undefined && have >= 512) {
+      const head = Buffer.concat(chunks).subarray(0, 512);
+      size = Number.parseInt(head.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim() || '0', 8);
+      if (!Number.isFinite(size) || size > maxBytes) return null;
+    }
+    if (size !== undefined && have >= 512 + size) break;
+  }
   const buf = Buffer.concat(chunks);
-  if (buf.length < 512) return '';
-  const size = Number.parseInt(buf.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim() || '0', 8);
+  if (buf.length < 512 || size === undefined) return '';
   return buf.subarray(512, 512 + size).toString('utf8');
 }
 
@@ -55,11 +76,14 @@ export async function resolveUser(
 ): Promise<{ uid: number; gid: number }> {
   if (!user) return { uid: 0, gid: 0 };
   const [u = '', g] = user.split(':');
+  const tooLarge: string[] = [];
   const read = async (path: string) => {
     try {
-      return await engineCall(`read ${path}`, timeoutMs, async (abortSignal) =>
-        firstTarFile(await container.getArchive({ path, abortSignal })),
+      const text = await engineCall(`read ${path}`, timeoutMs, async (abortSignal) =>
+        readTarFile(await container.getArchive({ path, abortSignal }), MAX_PASSWD_BYTES),
       );
+      if (text === null) tooLarge.push(path);
+      return text ?? '';
     } catch {
       return '';
     }
@@ -77,7 +101,10 @@ export async function resolveUser(
     const entry = group.find((f) => f[0] === g);
     gid = entry?.[2] !== undefined ? Number(entry[2]) : undefined;
   }
-  if (uid === undefined || Number.isNaN(uid)) throw new DockerError('engine', `cannot resolve the container user "${u}" for its secret files`);
+  if (uid === undefined || Number.isNaN(uid)) {
+    const why = tooLarge.includes('/etc/passwd') ? ` (the image's /etc/passwd is larger than ${MAX_PASSWD_BYTES} bytes and is not read; use a numeric USER uid:gid)` : '';
+    throw new DockerError('engine', `cannot resolve the container user "${u}" for its secret files${why}`);
+  }
   return { uid, gid: gid === undefined || Number.isNaN(gid) ? 0 : gid };
 }
 

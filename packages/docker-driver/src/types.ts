@@ -19,7 +19,24 @@ export interface LogLine {
 
 export interface ContainerSpec {
   name: string;
+  /**
+   * The image by name (`[registry/]repo[:tag][@sha256:digest]`, see validateImageRef): a bare id, an id prefix or
+   * `sha256:…` is refused with `invalid_ref`, as the engine would resolve those against every local image. With
+   * `imageId` it is not resolved at all, only recorded (the tag the platform built it as, for people to read).
+   */
   image: string;
+  /**
+   * The trusted way to run an image the platform built: its full id (`sha256:` + 64 hex, never a prefix) as the
+   * build answered it (`buildFromGit`/`buildFromDirectory` → `imageId`) and the server recorded for that
+   * deployment. The container is created from exactly that image, whatever its tags say now (ContainerInfo.image
+   * then reports the id). Never fill it from anything a tenant sent: tenant input goes in `image`, which refuses
+   * ids. Even so the driver checks that the image carries this spec's `cloud.cynchro.org-id` label (builds get it
+   * from their `labels`), so the id of another org's image is refused (`invalid_ref`).
+   *
+   * Both ways: an image carrying a `cloud.cynchro.org-id` label runs only in a container whose spec carries the
+   * same one (images without that label, such as public images, run for anyone).
+   */
+  imageId?: string;
   command?: string[];
   env?: Record<string, string>;
   /** Container port; published on 127.0.0.1 at a random host port. */
@@ -38,6 +55,8 @@ export interface ContainerSpec {
   secretFiles?: Record<string, string>;
   /** Defaults to 512. */
   pidsLimit?: number;
+  // Always applied, not configurable: every capability dropped but CONTAINER_CAPABILITIES, no-new-privileges, the
+  // CONTAINER_NOFILE_LIMIT ulimit, ports published on 127.0.0.1 only.
 }
 
 export interface ContainerInfo {
@@ -135,6 +154,21 @@ export interface BuildFromGitOptions {
   signal?: AbortSignal;
   /** The whole clone + build; defaults to 20 minutes. */
   timeoutMs?: number;
+  /** Cores each RUN step may use; defaults to BUILD_DEFAULT_CPU (1). */
+  cpu?: number;
+  /** Memory of each RUN step in megabytes (no swap on top); defaults to BUILD_DEFAULT_MEMORY_MB (2048). */
+  memoryMb?: number;
+}
+
+export interface RemoteHeadOptions {
+  repoUrl: string;
+  branch: string;
+  token?: string;
+  /** `host[:port]` that may be reached over plain http or on private addresses (added to the driver's list). */
+  allowHosts?: string[];
+  signal?: AbortSignal;
+  /** Defaults to 15 seconds. */
+  timeoutMs?: number;
 }
 
 export interface BuildFromDirectoryOptions {
@@ -146,9 +180,14 @@ export interface BuildFromDirectoryOptions {
   onLine?: (line: string) => void;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** As in BuildFromGitOptions. */
+  cpu?: number;
+  /** As in BuildFromGitOptions. */
+  memoryMb?: number;
 }
 
 export interface ImageInfo {
+  /** The full id: `sha256:` + 64 hex. */
   id: string;
   tags: string[];
   labels: Labels;
@@ -184,8 +223,26 @@ export interface DockerDriver {
     ref: string,
     opts?: { auth?: RegistryAuth; onLine?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number },
   ): Promise<void>;
+  /** `ref` is a name (validateImageRef: ids and id prefixes are refused with `invalid_ref`), as for pullImage. */
   imageExists(ref: string): Promise<boolean>;
+  /**
+   * An image by name (validateImageRef) or by full id (`sha256:` + 64 hex, never a prefix); null when there is no
+   * such image. Its labels say which org it was built for (`cloud.cynchro.org-id`).
+   */
+  inspectImage(ref: string): Promise<ImageInfo | null>;
+  /**
+   * Clone and build. `imageId` is the full id of the image built (`sha256:` + 64 hex): record it and run it through
+   * ContainerSpec.imageId. Refused before the engine builds anything (`build_failed`, see dockerfilePolicy.ts): an
+   * `ADD` whose source is a URL (or a variable), base or `COPY --from` images named by id, or carrying another
+   * org's label than `labels`. RUN steps get `cpu` and `memoryMb` limits; the whole build gets `timeoutMs`.
+   */
   buildFromGit(opts: BuildFromGitOptions): Promise<{ imageId: string; tag: string; commitSha: string }>;
+  /**
+   * Where `refs/heads/<branch>` points on the remote right now (`git ls-remote`, with buildFromGit's URL, host and
+   * token rules): the full lower-case sha, or null when the remote has no such branch.
+   */
+  remoteHead(opts: RemoteHeadOptions): Promise<string | null>;
+  /** As buildFromGit, from a local directory. */
   buildFromDirectory(opts: BuildFromDirectoryOptions): Promise<{ imageId: string; tag: string }>;
   listImages(labels: Labels): Promise<ImageInfo[]>;
   removeImage(id: string): Promise<void>;
@@ -212,7 +269,12 @@ export interface DockerDriver {
   /** Same spec, new container (new id, same name). */
   recreateContainer(id: string, opts?: { secretFiles?: Record<string, string> }): Promise<ContainerInfo>;
   waitHealthy(id: string, opts: WaitHealthyOptions): Promise<void>;
+  /**
+   * The last `tail` lines (default 200), each cut to MAX_LOG_LINE_BYTES (ending `… [truncated N bytes]`), and at
+   * most MAX_LOGS_SNAPSHOT_BYTES of text in all (the newest lines are kept).
+   */
   logs(id: string, opts?: { tail?: number }): Promise<LogLine[]>;
+  /** Lines cut to MAX_LOG_LINE_BYTES, as in logs(). */
   followLogs(id: string, opts?: FollowLogsOptions): AsyncIterable<LogLine>;
   listContainers(labels: Labels, opts?: { all?: boolean }): Promise<ContainerInfo[]>;
   /**

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDockerodeDriver, type BuildFromGitOptions, type DockerDriver } from '../src/index.js';
+import { ADD_URL_REFUSED, createDockerodeDriver, type BuildFromGitOptions, type DockerDriver } from '../src/index.js';
 import { buildBusybox, runLabels } from './helpers/engine.js';
 import { failure } from './helpers/failure.js';
 import { startGitHttpServer, type GitHttpServer } from './scripts/git-http-server.js';
@@ -153,6 +153,22 @@ describe('buildFromGit', () => {
     expect(e.message).toContain('returned a non-zero code: 7');
     expect(lines).toContain('about to fail');
     expect(await driver.imageExists(t)).toBe(false);
+  });
+
+  it('refuses a repo whose Dockerfile ADDs from a URL before the engine builds it, cleaning up its checkout', async () => {
+    // The URL is this git server: had the engine fetched it, the server would have seen the request.
+    git.createRepo('add-url', { Dockerfile: `FROM ${base}\nADD ${git.baseUrl}/app.git/info/refs /refs\n` });
+    const before = buildDirs();
+    const seen = git.requests.length;
+    const lines: string[] = [];
+    const t = tag();
+    const e = await failure(driver.buildFromGit(opts({ repoUrl: `${git.baseUrl}/add-url.git`, tag: t, onLine: (l) => lines.push(l) })));
+    expect(e.code).toBe('build_failed');
+    expect(e.message).toContain(ADD_URL_REFUSED);
+    expect(lines.at(-1)).toMatch(/^ERROR: .*ADD from a URL is refused/);
+    expect(git.requests.slice(seen).filter((p) => !p.startsWith('/add-url.git/'))).toEqual([]);
+    expect(await driver.imageExists(t)).toBe(false);
+    expect(buildDirs().filter((n) => !before.includes(n))).toEqual([]);
   });
 
   it('reports a missing branch and a missing repo as git_failed', async () => {

@@ -187,7 +187,9 @@ describe('engine events of what happens behind the platform\'s back', () => {
   it('docker restart: kill, die, stop, start, restart; the port is published again', async ({ annotate }) => {
     const w = watchEvents(driver, { labels, since: Date.now() });
     const c = await driver.runContainer(spec());
-    await docker.getContainer(c.id).restart({ t: 2 });
+    // Serving (its SIGTERM trap set) and a generous grace period: a loaded engine must not escalate to SIGKILL.
+    await driver.waitHealthy(c.id, { path: '/', timeoutMs: 20_000 });
+    await docker.getContainer(c.id).restart({ t: 20 });
     const mine = await w.when(c.id, 'restart');
     expect(actions(mine)).toEqual(['create', 'start', 'kill', 'die', 'stop', 'start', 'restart']);
     const after = await driver.inspectContainer(c.id);

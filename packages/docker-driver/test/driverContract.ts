@@ -1,7 +1,10 @@
 // The contract every DockerDriver keeps; run against the dockerode driver (real engine) and the fake.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { LABELS, type ContainerSpec, type DockerDriver, type EngineEvent, type EngineEventsOptions, type Labels, type LogLine } from '../src/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADD_URL_REFUSED, LABELS, MAX_LOG_LINE_BYTES, type ContainerSpec, type DockerDriver, type EngineEvent, type EngineEventsOptions, type Labels, type LogLine } from '../src/index.js';
 import { failure } from './helpers/failure.js';
 import { watchEvents } from './helpers/watchEvents.js';
 
@@ -226,7 +229,10 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       const w = watch({ since: t0 });
       const s = spec();
       const c = await d.runContainer(s);
-      await d.stopContainer(c.id, 2);
+      // Up and serving, so its SIGTERM trap is set; a generous grace period, so a loaded engine does not escalate
+      // to SIGKILL (a second kill, die 137) and the sequence is the one of a clean stop.
+      await d.waitHealthy(c.id, { timeoutMs: 20_000 });
+      await d.stopContainer(c.id, 20);
       await d.startContainer(c.id);
       await d.removeContainer(c.id);
       const mine = await w.when(c.id, 'destroy');
@@ -312,7 +318,8 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
     it('replays past events from since, and only from then', async () => {
       const t0 = Date.now();
       const c = await d.runContainer(spec());
-      await d.stopContainer(c.id, 2);
+      await d.waitHealthy(c.id, { timeoutMs: 20_000 }); // see above: a clean stop
+      await d.stopContainer(c.id, 20);
       const w = watch({ since: t0 });
       const replayed = await w.when(c.id, 'stop');
       expect(replayed.map((e) => e.action)).toEqual(['create', 'start', 'kill', 'die', 'stop']);
@@ -383,6 +390,106 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       await d.removeImage(ids[0] as string);
       await d.removeImage(ids[0] as string); // idempotent
       expect(await d.imageExists(tags[0] as string)).toBe(false);
+    });
+
+    /** A build directory holding just this Dockerfile; removed by the caller. */
+    const dockerfileDir = (content: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cynchro-df-'));
+      writeFileSync(join(dir, 'Dockerfile'), content);
+      return dir;
+    };
+
+    it('refuses image references that are ids or id prefixes wherever a tenant can pass one', async () => {
+      const info = await d.inspectImage(h.image);
+      expect(info?.id).toMatch(/^sha256:[a-f0-9]{64}$/);
+      expect(info?.tags).toContain(h.image);
+      const id = info?.id as string;
+      const hex = id.slice('sha256:'.length);
+      // The engine would resolve each of these to this image: a single hex digit is a prefix too.
+      for (const ref of [hex.slice(0, 1), hex.slice(0, 12), hex, `sha256:${hex.slice(0, 12)}`, id]) {
+        expect(`${ref} → ${(await failure(d.imageExists(ref))).code}`).toBe(`${ref} → invalid_ref`);
+        expect(`${ref} → ${(await failure(d.pullImage(ref))).code}`).toBe(`${ref} → invalid_ref`);
+        expect(`${ref} → ${(await failure(d.runContainer(spec({ image: ref })))).code}`).toBe(`${ref} → invalid_ref`);
+      }
+      // The platform's own records name images by full id; a prefix is refused there too.
+      expect((await d.inspectImage(id))?.id).toBe(id);
+      expect((await failure(d.inspectImage(hex.slice(0, 12)))).code).toBe('invalid_ref');
+      expect((await failure(d.runContainer(spec({ imageId: hex.slice(0, 12) })))).code).toBe('invalid_ref');
+      expect((await failure(d.runContainer(spec({ imageId: h.image })))).code).toBe('invalid_ref');
+      expect(await d.inspectImage(`cynchro-test-missing:${randomBytes(4).toString('hex')}`)).toBeNull();
+    });
+
+    it('runs a built image by its recorded id, and never an image built for another org', async () => {
+      const own = await d.buildFromDirectory({ dir: h.buildDir, tag: `cynchro-test-app:${randomBytes(4).toString('hex')}`, labels: h.labels });
+      expect(own.imageId).toMatch(/^sha256:[a-f0-9]{64}$/);
+      expect(await d.inspectImage(own.imageId)).toMatchObject({ id: own.imageId, tags: [own.tag], labels: expect.objectContaining(h.labels) });
+      const s = spec({ image: 'cynchro-test-app:recorded-name', imageId: own.imageId });
+      const c = await d.runContainer(s);
+      // Created from exactly that image: the engine reports the id.
+      expect(c).toMatchObject({ image: own.imageId, running: true });
+      expect(await d.containerSpec(c.id)).toMatchObject({ image: s.image, imageId: own.imageId });
+      const r = await d.recreateContainer(c.id);
+      expect(r.image).toBe(own.imageId);
+      await d.waitHealthy(r.id, { timeoutMs: 10_000 });
+
+      // Another org's image (FROM scratch: a build may not start from this org's image for another org).
+      const otherLabels = { ...h.labels, [LABELS.org]: `other-${randomBytes(4).toString('hex')}` };
+      const otherDir = dockerfileDir('FROM scratch\nLABEL purpose=other-org\n');
+      const fromOther = dockerfileDir('');
+      try {
+        const other = await d.buildFromDirectory({ dir: otherDir, tag: `cynchro-test-other:${randomBytes(4).toString('hex')}`, labels: otherLabels });
+        const byId = await failure(d.runContainer(spec({ imageId: other.imageId })));
+        expect(byId).toMatchObject({ code: 'invalid_ref', message: expect.stringContaining('was built for another org') });
+        expect(byId.message).not.toContain(otherLabels[LABELS.org]);
+        expect((await failure(d.runContainer(spec({ image: other.tag })))).code).toBe('invalid_ref');
+        // Nor as a base image or a COPY --from source.
+        for (const df of [`FROM ${other.tag}\nLABEL x=y\n`, `FROM ${h.image}\nCOPY --from=${other.tag} / /other\n`]) {
+          writeFileSync(join(fromOther, 'Dockerfile'), df);
+          const e = await failure(d.buildFromDirectory({ dir: fromOther, tag: `cynchro-test-app:${randomBytes(4).toString('hex')}`, labels: h.labels }));
+          expect(e).toMatchObject({ code: 'build_failed', message: expect.stringContaining('was built for another org') });
+        }
+        expect(await d.listContainers(otherLabels, { all: true })).toEqual([]);
+      } finally {
+        await d.removeByLabels(otherLabels);
+        rmSync(otherDir, { recursive: true, force: true });
+        rmSync(fromOther, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a build that would ADD from a URL, and says how to fetch instead', async () => {
+      const dir = dockerfileDir(`FROM ${h.image}\nadd  --chown=0:0 \\\n  ["http://127.0.0.1:9/x", "/x"]\n`);
+      try {
+        const tag = `cynchro-test-app:${randomBytes(4).toString('hex')}`;
+        const lines: string[] = [];
+        const e = await failure(d.buildFromDirectory({ dir, tag, labels: h.labels, onLine: (l) => lines.push(l) }));
+        expect(e.code).toBe('build_failed');
+        expect(e.message).toContain(ADD_URL_REFUSED);
+        expect(lines.filter((l) => l.startsWith('ERROR: ') && l.includes('ADD from a URL is refused'))).toHaveLength(1);
+        expect(await d.imageExists(tag)).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('cuts an overlong log line and marks it, in snapshots and follows alike', async () => {
+      const c = await d.runContainer(spec());
+      const ac = new AbortController();
+      const followed: string[] = [];
+      const done = (async () => {
+        for await (const l of d.followLogs(c.id, { signal: ac.signal })) followed.push(l.text);
+      })();
+      await h.say(c.id, 'x'.repeat(MAX_LOG_LINE_BYTES + 4000), 'stdout');
+      await h.say(c.id, 'after the long one', 'stdout');
+      const lines = await until('both lines', async () => {
+        const l = await d.logs(c.id);
+        return l.some((x) => x.text === 'after the long one') ? l : undefined;
+      });
+      const cut = lines.find((l) => l.text.startsWith('x'))?.text ?? '';
+      expect(cut).toMatch(new RegExp(`^x{${MAX_LOG_LINE_BYTES}}… \\[truncated \\d+ bytes\\]$`));
+      await until('followed', async () => followed.includes('after the long one'));
+      expect(followed.find((t) => t.startsWith('x'))).toBe(cut);
+      ac.abort();
+      await done;
     });
 
     it('refuses unsafe git input with the same codes, before doing anything', async () => {

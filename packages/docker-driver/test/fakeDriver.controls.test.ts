@@ -1,6 +1,6 @@
 // The fake's test controls, as the server's tests use them.
 import { describe, expect, it } from 'vitest';
-import { createFakeDockerDriver, DockerError, LABELS, type EngineEvent } from '../src/index.js';
+import { ADD_URL_REFUSED, createFakeDockerDriver, DockerError, LABELS, MAX_LOG_LINE_BYTES, MAX_LOGS_SNAPSHOT_BYTES, truncationMarker, type EngineEvent } from '../src/index.js';
 import { failure } from './helpers/failure.js';
 import { watchEvents } from './helpers/watchEvents.js';
 
@@ -30,6 +30,38 @@ describe('fake driver controls', () => {
     expect((await d.inspectContainer(c.id))?.running).toBe(true);
     await expect(d.runContainer({ name: 'web', image: 'app:2', labels })).rejects.toMatchObject({ code: 'engine' });
     expect(d.calls.map((x) => x.method)).toContain('runContainer');
+  });
+
+  it('holds builds, images and logs to the real driver\'s confinement rules', async () => {
+    const d = createFakeDockerDriver();
+    // A repo's Dockerfile, checked as the real driver checks it.
+    d.setRepoDockerfile('https://git.example/add.git', 'FROM busybox:1\nADD http://169.254.169.254/latest/meta-data /m\n');
+    const lines: string[] = [];
+    const e = await failure(d.buildFromGit({ repoUrl: 'https://git.example/add.git', branch: 'main', tag: 'app:add', labels, onLine: (l) => lines.push(l) }));
+    expect(e).toMatchObject({ code: 'build_failed', message: expect.stringContaining(ADD_URL_REFUSED) });
+    expect(lines.at(-1)).toMatch(/^ERROR: .*ADD from a URL/);
+    // Images of another org: not as a base, not to run.
+    const theirs = await d.buildFromGit({ repoUrl: 'https://git.example/b.git', branch: 'main', tag: 'theirs:1', labels: { ...labels, [LABELS.org]: 'o2' } });
+    d.setRepoDockerfile('https://git.example/from.git', 'FROM theirs:1\n');
+    expect((await failure(d.buildFromGit({ repoUrl: 'https://git.example/from.git', branch: 'main', tag: 'app:from', labels }))).message).toContain('another org');
+    expect((await failure(d.runContainer({ name: 'x1', image: 'app:ok', imageId: theirs.imageId, labels }))).code).toBe('invalid_ref');
+    expect((await failure(d.runContainer({ name: 'x2', image: 'theirs:1', labels }))).code).toBe('invalid_ref');
+    expect((await failure(d.runContainer({ name: 'x3', image: theirs.imageId.slice(7, 19), labels }))).code).toBe('invalid_ref');
+    expect(await d.inspectImage(theirs.imageId)).toMatchObject({ id: theirs.imageId, labels: { [LABELS.org]: 'o2' } });
+    // Log lines are cut, and a snapshot keeps the newest lines within its byte budget.
+    d.addImage('app:1');
+    const c = await d.runContainer({ name: 'logs', image: 'app:1', labels });
+    d.emitLog(c.id, 'x'.repeat(MAX_LOG_LINE_BYTES + 10));
+    for (let i = 0; i < 200; i++) d.emitLog(c.id, `${'y'.repeat(16_000)} ${i}`);
+    const all = await d.logs(c.id, { tail: 1000 });
+    expect(all.reduce((n, l) => n + Buffer.byteLength(l.text), 0)).toBeLessThanOrEqual(MAX_LOGS_SNAPSHOT_BYTES);
+    expect(all.at(-1)?.text).toMatch(/ 199$/);
+    const first = [];
+    for await (const l of d.followLogs(c.id, { signal: AbortSignal.timeout(1000) })) {
+      first.push(l.text);
+      break;
+    }
+    expect(first).toEqual(['x'.repeat(MAX_LOG_LINE_BYTES) + truncationMarker(10)]);
   });
 
   const actions = (evs: EngineEvent[]) => evs.map((e) => e.action);

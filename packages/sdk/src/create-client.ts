@@ -10,6 +10,7 @@ import { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js
 import type {
   App,
   AppDetail,
+  ClaimResult,
   DeployInput,
   Deployment,
   DeploymentLogs,
@@ -194,8 +195,13 @@ export class CynchroClient {
     },
   };
 
-  /** Operators only (ADMIN_EMAILS). */
+  /** Operators only: an ADMIN_EMAILS account that claimed operator rights with the host's operator token. */
   readonly admin = {
+    /**
+     * Claims operator rights for this (ADMIN_EMAILS) account with the operator token, the content of
+     * `$DATA_DIR/operator-token` on the server. Until then every other admin call answers `forbidden`.
+     */
+    claim: (token: string): Promise<ClaimResult> => call(() => this.trpc.admin.claim.mutate({ token })),
     status: (): Promise<SealStatus> => call(() => this.trpc.admin.sealStatus.query()),
     /** Loads the master key (64 hex characters); with `previous` (the current key), rotates to `key`. */
     unseal: (key: string, opts: { previous?: string } = {}): Promise<UnsealResult> =>

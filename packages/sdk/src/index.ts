@@ -9,6 +9,7 @@ export { TERMINAL_STATUSES } from './types.js';
 export type {
   App,
   AppDetail,
+  ClaimResult,
   DeployInput,
   DeployResult,
   Deployment,

@@ -37,6 +37,8 @@ function terminalError(code: number, reason: string): CynchroError | null {
       return new CynchroError(reason || 'app_not_found', reason === 'deployment_not_found' ? 'No such deployment' : 'No such app', 404);
     case 4403:
       return new CynchroError(reason || 'forbidden', 'Forbidden', 403);
+    case 4429:
+      return new CynchroError(reason || 'rate_limited', 'Too many open log streams for this user (at most 20)', 429);
     case 4503:
       return new CynchroError(reason || 'sealed', 'The vault is sealed', 503);
     case 4400:

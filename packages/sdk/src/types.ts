@@ -20,6 +20,7 @@ export type DeploymentLogLine = DeploymentLogs['lines'][number];
 export type Secret = RouterOutputs['secrets']['get'];
 export type SecretData = RouterInputs['secrets']['put']['data'];
 export type SealStatus = RouterOutputs['admin']['sealStatus'];
+export type ClaimResult = RouterOutputs['admin']['claim'];
 export type UnsealResult = RouterOutputs['admin']['unseal'];
 
 /** Messages of the live app log stream other than log lines. */

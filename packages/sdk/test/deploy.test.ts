@@ -1,7 +1,7 @@
 // deploy + wait, apps, logs (snapshot and live), deployments, against a live server and the real Docker engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient, CynchroError, type CynchroClient, type DeploymentLogLine, type LogStreamEvent, type WebSocketConstructor } from '../src/index.js';
 import { email, masterKey, testImages, uniq, viaIngress, WEB_DOCKERFILE, type TestImages } from './helpers.js';
 
@@ -17,6 +17,7 @@ beforeAll(async () => {
   [server, image] = await Promise.all([startLiveServer({ ADMIN_EMAILS: me.email }), images.build(WEB_DOCKERFILE)]);
   c = createClient({ url: server.url });
   await c.auth.register(me);
+  await c.admin.claim(readOperatorToken(server.dataDir));
   await c.admin.unseal(masterKey()); // inline env is encrypted at rest
 }, 120_000);
 

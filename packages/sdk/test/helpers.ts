@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createDockerodeDriver, type DockerDriver } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 
 export const uniq = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 export const email = (prefix = 'sdk') => `${uniq(prefix)}@example.com`;
@@ -23,7 +23,7 @@ export interface TestImages {
 /** Images labelled for this run only; cleanup() removes every one of them. */
 export function testImages(): TestImages {
   const driver = createDockerodeDriver();
-  const labels = runLabels();
+  const labels = imageLabels();
   return {
     driver,
     build: (extra) => buildBusybox(driver, labels, extra),

@@ -1,6 +1,6 @@
 // secrets and admin against a live server (no Docker needed): the vault's gate, write-only values, typed errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient, CynchroError, type CynchroClient } from '../src/index.js';
 import { email, masterKey } from './helpers.js';
 
@@ -18,6 +18,15 @@ beforeAll(async () => {
   await createClient({ url: server.url }).auth.register(operator);
   user = createClient({ url: server.url });
   await user.auth.register({ email: email('user'), password: 'user password' });
+});
+
+describe('admin.claim', () => {
+  it('an ADMIN_EMAILS account is forbidden until it claims with the operator token; a wrong token or another account is forbidden', async () => {
+    await expect(op.admin.status()).rejects.toMatchObject({ code: 'forbidden', status: 403 });
+    await expect(op.admin.claim('a wrong token, long enough to look real')).rejects.toMatchObject({ code: 'forbidden', status: 403 });
+    await expect(user.admin.claim(readOperatorToken(server.dataDir))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await op.admin.claim(readOperatorToken(server.dataDir))).toEqual({ operator: true });
+  });
 });
 afterAll(async () => {
   await server?.stop();

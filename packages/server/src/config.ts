@@ -10,6 +10,13 @@ const csv = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const EnvSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -21,6 +28,7 @@ const EnvSchema = z.object({
     .refine((s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(s), 'must be a hostname'),
   PUBLIC_API_URL: z.string().url().optional(),
   ADMIN_EMAILS: csv.transform((l) => l.map((e) => e.toLowerCase())),
+  ALLOW_REGISTRATION: bool.default(true),
   INGRESS: z.enum(['embedded', 'caddy']).default('embedded'),
   INGRESS_PORT: port.default(8080),
   CADDY_ADMIN_URL: z.string().url().default('http://127.0.0.1:2019'),
@@ -29,6 +37,8 @@ const EnvSchema = z.object({
   QUOTA_MAX_CPU: z.coerce.number().min(0).default(8),
   QUOTA_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(16384),
   RECONCILE_INTERVAL_S: z.coerce.number().positive().max(86_400).default(15),
+  // Verified GitHub deliveries per app per minute (beyond CONTRACT.md); more answer 429 rate_limited.
+  WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Comma-separated proxy addresses whose X-Forwarded-For is believed (beyond CONTRACT.md; empty = trust none).
   TRUST_PROXY: csv,
@@ -41,6 +51,8 @@ export interface Config {
   rootDomain: string;
   publicApiUrl: string;
   adminEmails: string[];
+  /** false: POST /auth/register answers 403 forbidden. */
+  allowRegistration: boolean;
   ingress: 'embedded' | 'caddy';
   ingressPort: number;
   caddyAdminUrl: string;
@@ -50,6 +62,8 @@ export interface Config {
   trustProxy: string[];
   /** How often desired state is restored even without an engine event (the fallback). */
   reconcileIntervalS: number;
+  /** Verified webhook deliveries allowed per app per minute. */
+  webhookRateLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rootDomain: e.ROOT_DOMAIN.toLowerCase(),
     publicApiUrl: (e.PUBLIC_API_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     adminEmails: e.ADMIN_EMAILS,
+    allowRegistration: e.ALLOW_REGISTRATION,
     ingress: e.INGRESS,
     ingressPort: e.INGRESS_PORT,
     caddyAdminUrl: e.CADDY_ADMIN_URL.replace(/\/+$/, ''),
@@ -78,5 +93,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     reconcileIntervalS: e.RECONCILE_INTERVAL_S,
+    webhookRateLimit: e.WEBHOOK_RATE_LIMIT,
   };
 }

@@ -1,5 +1,6 @@
 // The one dependency object services receive. It is built only in the entry point (main.ts) or a test harness:
 // no module keeps a singleton.
+import type { DockerDriver } from '@cynchro/docker-driver';
 import type { Vault } from '@cynchro/vault';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -24,4 +25,6 @@ export interface Deps {
   runtime: AppRuntime;
   ingress: Ingress;
   events: AppEvents;
+  /** The git remotes apps build from, asked without building (`git ls-remote` through the driver). */
+  git: Pick<DockerDriver, 'remoteHead'>;
 }

@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   }
   await rt.app.listen({ port: config.port, host: config.host });
   log.info({ api: `http://${config.host}:${config.port}`, dataDir: config.dataDir, ingress: config.ingress, appUrls: rt.deps.ingress.urlFor(`example.${config.rootDomain}`).replace("example.", "<app>.") }, 'cynchro started');
+  // The path only, never the token: an ADMIN_EMAILS account claims operator rights with its content.
+  if (config.adminEmails.length) log.info({ operatorToken: rt.services.auth.operators.tokenPath }, 'operators claim their rights with POST /admin/claim and the token in this file');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -52,7 +52,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const ingress = opts.ingress ?? createIngress(config, log);
   const events = new AppEvents();
   const runtime = new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
-  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events };
+  const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events, git: { remoteHead: (o) => docker.remoteHead(o) } };
   const services = createServices(deps, opts);
   const app = await buildServer(deps, services, opts.server);
   let started = false;

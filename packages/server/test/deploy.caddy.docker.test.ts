@@ -3,7 +3,7 @@
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { createCaddyIngress } from '../src/modules/ingress/index.js';
 import { startCaddy, type CaddyProcess } from './caddy-process.js';
 import { startHarness, type Harness } from './harness.js';
@@ -11,7 +11,7 @@ import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.
 import { settle as settleVia } from './wait.js';
 
 const docker = createDockerodeDriver();
-const labels = runLabels();
+const labels = imageLabels();
 let caddy: CaddyProcess;
 let h: Harness;
 let user: TestUser;
@@ -44,7 +44,7 @@ afterAll(async () => {
   await h?.close();
   await caddy?.stop();
   if (user) await docker.removeByLabels({ [LABELS.org]: user.orgId }, { volumes: true, images: true });
-  await docker.removeByLabels({ [LABELS.org]: labels[LABELS.org] });
+  await docker.removeByLabels(labels);
   await docker.close();
 }, 60_000);
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDockerodeDriver, LABELS, type DockerDriver } from '@cynchro/docker-driver';
-import { buildBusybox, exec, runLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, exec, imageLabels } from '@cynchro/docker-driver/testing';
 import { startHarness, type Harness } from './harness.js';
 import { get, keepAlive } from './http-get.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
@@ -17,7 +17,7 @@ let alice: TestUser;
 let bob: TestUser;
 let webImage: string;
 let deadImage: string;
-const imageLabels = runLabels();
+const testImages = imageLabels();
 const suffix = Math.random().toString(36).slice(2, 7);
 const name = (p: string) => `${p}-${suffix}`;
 
@@ -37,7 +37,7 @@ const viaIngress = (domain: string, path = '/') => get(h.config.ingressPort, dom
 
 beforeAll(async () => {
   docker = createDockerodeDriver();
-  [webImage, deadImage] = await Promise.all([buildBusybox(docker, imageLabels, WEB), buildBusybox(docker, imageLabels, DEAD)]);
+  [webImage, deadImage] = await Promise.all([buildBusybox(docker, testImages, WEB), buildBusybox(docker, testImages, DEAD)]);
   h = await startHarness({ ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test' }, { docker, worker: { timeouts: { healthMs: 4000 } } });
   alice = await register();
   bob = await register();
@@ -51,7 +51,7 @@ afterAll(async () => {
     for (const a of apps) await call('DELETE', `/apps/${a.id}`, { token: u.accessToken });
   }
   await h?.close();
-  await docker.removeByLabels({ [LABELS.org]: imageLabels[LABELS.org] });
+  await docker.removeByLabels(testImages);
   if (alice) await docker.removeByLabels({ [LABELS.org]: alice.orgId });
   if (bob) await docker.removeByLabels({ [LABELS.org]: bob.orgId });
 }, 120_000);

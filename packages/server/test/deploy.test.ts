@@ -1,6 +1,6 @@
 // /deploy, the worker and the apps routes against the in-memory engine (fast); test/deploy.docker.test.ts runs the
 // same flows against the real engine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/docker-driver';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
@@ -14,6 +14,28 @@ let bob: TestUser;
 let n = 0;
 const masterKey = newMasterKey();
 const name = (p = 'app') => `${p}-${++n}-${process.pid % 1000}`;
+
+/**
+ * Holds each deploy at the door of its queueing transaction until `n` have arrived (or 5 s passed), so any check
+ * made before that door sees the same state for all of them: only a check inside the transaction can tell them apart.
+ */
+function holdAtQueueDoor(harness: Harness, n: number): () => void {
+  const svc = harness.services.deployments;
+  const enqueue = svc.enqueue.bind(svc);
+  let arrived = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const timer = setTimeout(() => open(), 5_000);
+  const spy = vi.spyOn(svc, 'enqueue').mockImplementation((async (work: never) => {
+    if (++arrived >= n) open();
+    await gate;
+    return enqueue(work);
+  }) as never);
+  return () => {
+    clearTimeout(timer);
+    spy.mockRestore();
+  };
+}
 
 const waitFor = (appId: string, deploymentId: string, token: string, want?: string[]) => settleVia(call, appId, deploymentId, token, want ? { want } : {});
 beforeAll(async () => {
@@ -169,6 +191,104 @@ describe('domains', () => {
     const c = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('def'), image: 'a:1' } });
     const d = await call('POST', '/deploy', { token: bob.accessToken, body: { name: name('x'), image: 'a:1', domain: c.body.domain } });
     expect(d.body.error).toBe('domain_taken');
+  });
+});
+
+describe('domains: CONTRACT.md "Domains"', () => {
+  // Its own server, so PUBLIC_API_URL can be a name under ROOT_DOMAIN (the platform holds api.apps.test).
+  let d: Harness;
+  const dc = client(() => d);
+  let carol: TestUser;
+  let dave: TestUser;
+  let m = 0;
+  const base = () => `acme-${++m}-${process.pid % 1000}.com`;
+  const deploy = (who: TestUser, body: Record<string, unknown>) => dc.call('POST', '/deploy', { token: who.accessToken, body: { image: 'a:1', ...body } });
+  const held = async () => (await d.deps.db.selectFrom('domains').select('domain').execute()).map((r) => r.domain);
+
+  beforeAll(async () => {
+    d = await startHarness({ QUOTA_MAX_APPS: '100', ROOT_DOMAIN: 'apps.test', PUBLIC_API_URL: 'https://api.apps.test' });
+    carol = await dc.register();
+    dave = await dc.register();
+  });
+  afterAll(async () => {
+    await d.close();
+  });
+
+  const invalid: [string, Record<string, unknown>, string][] = [
+    ['an IP literal', { domain: '127.0.0.1' }, 'domain'],
+    ['a short IPv4 form', { domain: '169.254' }, 'domain'],
+    ['a name under localhost', { domain: 'admin.localhost' }, 'domain'],
+    ['a single label', { domain: 'localhost' }, 'domain'],
+    ['two labels deep under ROOT_DOMAIN', { domain: 'login.shop.apps.test' }, 'domain'],
+    ['a service domain two labels deep under ROOT_DOMAIN', { image: undefined, services: [{ name: 'web', image: 'a:1', port: 80 }, { name: 'api', image: 'a:1', port: 80, domain: 'x.y.apps.test' }] }, 'services'],
+    ['one domain for two services', { image: undefined, services: [{ name: 'web', image: 'a:1', port: 80, domain: 'same.example.com' }, { name: 'api', image: 'a:1', port: 80, domain: 'same.example.com' }] }, 'services'],
+  ];
+  for (const [what, body, field] of invalid) {
+    it(`refuses ${what} with 400 validation on ${field}, storing nothing`, async () => {
+      const before = await held();
+      const r = await deploy(carol, { name: `inv-${++m}`, ...body });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error).toBe('validation');
+      expect(r.body.details.fieldErrors[field]).toBeDefined();
+      expect(await held()).toEqual(before);
+    });
+  }
+
+  const platform: [string, Record<string, unknown>][] = [
+    ['the ROOT_DOMAIN apex', { name: 'apex', domain: 'apps.test' }],
+    ['the host of PUBLIC_API_URL', { name: 'api-host', domain: 'api.apps.test' }],
+    ['the host of PUBLIC_API_URL as the default domain (an app named api)', { name: 'api' }],
+  ];
+  for (const [what, body] of platform) {
+    it(`refuses ${what} with 409 domain_taken`, async () => {
+      const r = await deploy(carol, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(409);
+      expect(r.body.error).toBe('domain_taken');
+    });
+  }
+
+  it("refuses a subdomain or a parent of another org's domain; siblings and the same org's nesting are fine", async () => {
+    const b = base();
+    expect((await deploy(carol, { name: `shop-${m}`, domain: `shop.${b}` })).status).toBe(202);
+    for (const domain of [`login.shop.${b}`, `a.b.shop.${b}`, b]) {
+      const r = await deploy(dave, { name: `grab-${++m}`, domain });
+      expect(r.status, domain).toBe(409);
+      expect(r.body.error).toBe('domain_taken');
+    }
+    // A service's own domain is checked the same way.
+    const svc = await deploy(dave, { name: `svc-${++m}`, image: undefined, services: [{ name: 'web', image: 'a:1', port: 80 }, { name: 'admin', image: 'a:1', port: 80, domain: `admin.shop.${b}` }] });
+    expect(svc.status).toBe(409);
+    expect(svc.body.error).toBe('domain_taken');
+    expect((await deploy(dave, { name: `blog-${++m}`, domain: `blog.${b}` })).status).toBe(202);
+    expect((await deploy(carol, { name: `login-${++m}`, domain: `login.shop.${b}` })).status).toBe(202);
+    expect((await deploy(carol, { name: `apex-${++m}`, domain: `x.${b}` })).status).toBe(202);
+    // Now dave holds blog.<b>: the parent is another org's parent for carol too.
+    expect((await deploy(carol, { name: `root-${++m}`, domain: b })).body.error).toBe('domain_taken');
+    const mine = (await held()).filter((x) => x.endsWith(b)).sort();
+    expect(mine).toEqual([`blog.${b}`, `login.shop.${b}`, `shop.${b}`, `x.${b}`].sort());
+  });
+
+  it("a login.<another org's default domain> is refused (two labels deep), the default domain itself is domain_taken", async () => {
+    const r = await deploy(carol, { name: `def-${++m}` });
+    expect(r.status).toBe(202);
+    const deeper = await deploy(dave, { name: `deeper-${++m}`, domain: `login.${r.body.domain}` });
+    expect(deeper.status).toBe(400);
+    const same = await deploy(dave, { name: `same-${++m}`, domain: r.body.domain });
+    expect(same.body.error).toBe('domain_taken');
+  });
+
+  it('the nesting check is race-free: a parent and a child claimed at once by two orgs, exactly one wins each time', async () => {
+    const pairs = Array.from({ length: 8 }, () => base());
+    const release = holdAtQueueDoor(d, pairs.length * 2);
+    const replies = await Promise.all(
+      pairs.flatMap((b, i) => [deploy(carol, { name: `race-c-${i}-${m}`, domain: `www.${b}` }), deploy(dave, { name: `race-d-${i}-${m}`, domain: b })]),
+    ).finally(release);
+    const after = await held();
+    pairs.forEach((b, i) => {
+      const statuses = [replies[2 * i]!.status, replies[2 * i + 1]!.status].sort();
+      expect(statuses, b).toEqual([202, 409]);
+      expect(after.filter((x) => x === b || x.endsWith(`.${b}`)), b).toHaveLength(1);
+    });
   });
 });
 
@@ -361,6 +481,24 @@ describe('quotas', () => {
     const sixth = await qc.call('POST', '/deploy', { token: carol.accessToken, body: { name: 'n5', image: 'a:1', cpu: 0.25, memory: 64 } });
     expect(sixth.body.error).toBe('quota_exceeded');
     expect((await qc.call('GET', '/apps', { token: carol.accessToken })).body.apps).toHaveLength(5);
+  });
+
+  it('holds under concurrent deploys: 10 new apps at once against 5 allowed → exactly 5 stored, the rest 403 quota_exceeded', async () => {
+    const erin = await qc.register();
+    const release = holdAtQueueDoor(q, 10);
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => qc.call('POST', '/deploy', { token: erin.accessToken, body: { name: `rush-${i}`, image: 'a:1', cpu: 0.1, memory: 64 } }))).finally(release);
+    expect(replies.map((r) => r.status).sort()).toEqual([...Array(5).fill(202), ...Array(5).fill(403)]);
+    expect(replies.filter((r) => r.status === 403).every((r) => r.body.error === 'quota_exceeded')).toBe(true);
+    expect((await qc.call('GET', '/apps', { token: erin.accessToken })).body.apps).toHaveLength(5);
+  });
+
+  it('holds cpu under concurrent deploys too: 8 apps of 0.5 cores at once against 2 cores → exactly 4', async () => {
+    const fay = await qc.register();
+    const release = holdAtQueueDoor(q, 8);
+    const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => qc.call('POST', '/deploy', { token: fay.accessToken, body: { name: `cpu-${i}`, image: 'a:1', cpu: 0.5, memory: 64 } }))).finally(release);
+    expect(replies.map((r) => r.status).sort()).toEqual([...Array(4).fill(202), ...Array(4).fill(403)]);
+    const apps = await q.deps.db.selectFrom('apps').select('spec').where('org_id', '=', fay.orgId).execute();
+    expect(apps.reduce((t, a) => t + JSON.parse(a.spec).services[0].cpu, 0)).toBeCloseTo(2);
   });
 });
 

@@ -50,6 +50,7 @@ export interface DeliveryReply {
   status: number;
   body: any;
   ms: number;
+  headers: Record<string, unknown>;
 }
 
 export function deliveryHeaders(d: Delivery): Record<string, string> {
@@ -68,7 +69,7 @@ export function deliveryHeaders(d: Delivery): Record<string, string> {
 export async function deliver(app: FastifyInstance, appId: string, d: Delivery): Promise<DeliveryReply> {
   const t0 = performance.now();
   const res = await app.inject({ method: 'POST', url: `/webhooks/github/${appId}`, payload: d.body, headers: deliveryHeaders(d) });
-  return { status: res.statusCode, body: res.body ? res.json() : undefined, ms: performance.now() - t0 };
+  return { status: res.statusCode, body: res.body ? res.json() : undefined, ms: performance.now() - t0, headers: res.headers };
 }
 
 export const sha = (seed: string) => createHmac('sha1', 'test').update(seed).digest('hex');

@@ -20,7 +20,7 @@ export interface LiveServer {
 
 export { freePort };
 
-export async function startLiveServer(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<LiveServer> {
+export async function startLiveServer(env: Record<string, string> = {}, opts: { dataDir?: string; startTimeoutMs?: number } = {}): Promise<LiveServer> {
   const freshPort = await freePort();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-live-'));
   const fullEnv: Record<string, string> = {
@@ -39,7 +39,9 @@ export async function startLiveServer(env: Record<string, string> = {}, opts: { 
   // A restart passes its predecessor's env, ports included.
   const port = Number(fullEnv.PORT);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous for a loaded machine (a cold tsx start of the whole server can take tens of seconds there).
+  const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+  const deadline = Date.now() + startTimeoutMs;
   let lastError = '';
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
@@ -53,7 +55,7 @@ export async function startLiveServer(env: Record<string, string> = {}, opts: { 
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`server did not start in 30 s (${lastError}):\n${out}`);
+      throw new Error(`server did not start in ${Math.round(startTimeoutMs / 1000)} s (${lastError}):\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -69,4 +71,9 @@ export async function startLiveServer(env: Record<string, string> = {}, opts: { 
       clearTimeout(timer);
     },
   };
+}
+
+/** The live server's operator token, as its operator reads it (`cat $DATA_DIR/operator-token`), for POST /admin/claim. */
+export function readOperatorToken(dataDir: string): string {
+  return fs.readFileSync(path.join(dataDir, 'operator-token'), 'utf8').trim();
 }

@@ -1,5 +1,7 @@
 // Shared by the vault, admin and secrets tests: an inject-based REST client, users, operators and master keys.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { expect } from 'vitest';
 import type { Harness } from './harness.js';
 import { uniqueEmail } from './harness.js';
@@ -49,15 +51,30 @@ export function client(h: () => Harness) {
     return { accessToken: r.body.accessToken, orgId: r.body.orgId, userId: r.body.user.id, email };
   }
 
-  /** The operator account (ADMIN_EMAIL), registered on first use in this harness or logged in after a restart. */
+  /** The host's operator token, as an operator reads it: `cat $DATA_DIR/operator-token`. */
+  function operatorToken(): string {
+    return fs.readFileSync(path.join(h().dataDir, 'operator-token'), 'utf8').trim();
+  }
+
+  async function claim(user: TestUser, token = operatorToken()): Promise<Reply> {
+    return call('POST', '/admin/claim', { token: user.accessToken, body: { token } });
+  }
+
+  /**
+   * The operator account (ADMIN_EMAIL), registered on first use in this harness or logged in after a restart, and
+   * its operator rights claimed with the token from the data dir (claiming again is harmless).
+   */
   async function operator(): Promise<TestUser> {
     const exists = await h().deps.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirst();
-    return exists ? login(ADMIN_EMAIL) : register(ADMIN_EMAIL);
+    const op = exists ? await login(ADMIN_EMAIL) : await register(ADMIN_EMAIL);
+    const r = await claim(op);
+    expect(r.status, r.raw).toBe(200);
+    return op;
   }
 
   async function unseal(admin: TestUser, key: string, previous?: string): Promise<Reply> {
     return call('POST', '/admin/unseal', { token: admin.accessToken, body: previous === undefined ? { key } : { key, previous } });
   }
 
-  return { call, register, login, operator, unseal };
+  return { call, register, login, operator, operatorToken, claim, unseal };
 }

@@ -1,7 +1,7 @@
 // GitHub push-to-deploy against the in-memory engine: the signature check (GitHub's published test vector), the
 // fixtures in shared/fixtures rewritten and signed, redelivery dedupe, coalescing, form deliveries, sealed, secret
 // rotation, image pruning and the build semaphore. test/repo-deploy.docker.test.ts runs the flow on the real engine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/docker-driver';
 import { parseSignatureHeader, signGithubPayload, verifyGithubSignature } from '../src/modules/webhooks/webhooks.service.js';
 import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
@@ -77,7 +77,11 @@ describe('POST /webhooks/github/:appId', () => {
 
   const webhookDeployments = (id: string) => h.deps.db.selectFrom('deployments').selectAll().where('app_id', '=', id).where('trigger', '=', 'webhook').orderBy('created_at').execute();
   const allDeployments = (id: string) => h.deps.db.selectFrom('deployments').select('id').where('app_id', '=', id).execute();
-  const push = (after: string, fields: Record<string, unknown> = {}) => rewritten('github-push-new-branch', { ref: REF, before: sha(`before-${after}`), after, ...fields });
+  /** A push as GitHub sends it once the branch has moved: from now on the remote's head (the fake's) is `after`. */
+  const push = (after: string, fields: Record<string, unknown> = {}) => {
+    docker.setHeadCommit(after);
+    return rewritten('github-push-new-branch', { ref: REF, before: sha(`before-${after}`), after, ...fields });
+  };
   const send = (id: string, d: Delivery) => deliver(h.app, id, d);
 
   async function repoApp(env: Record<string, string> = {}) {
@@ -100,7 +104,8 @@ describe('POST /webhooks/github/:appId', () => {
 
   beforeAll(async () => {
     docker = createFakeDockerDriver();
-    h = await startHarness({ ...ADMIN_ENV, QUOTA_MAX_APPS: '100', ROOT_DOMAIN: 'apps.test', PUBLIC_API_URL: 'https://api.example.test' }, { docker });
+    // The per-app delivery limit has its own suite below; this one sends far more than 30 a minute to one app.
+    h = await startHarness({ ...ADMIN_ENV, QUOTA_MAX_APPS: '100', ROOT_DOMAIN: 'apps.test', PUBLIC_API_URL: 'https://api.example.test', WEBHOOK_RATE_LIMIT: '100000' }, { docker });
     alice = await register();
     bob = await register();
     op = await operator();
@@ -194,6 +199,90 @@ describe('POST /webhooks/github/:appId', () => {
     expect(new Set(replies.map((r) => r.body.deploymentId)).size).toBe(1);
     expect((await webhookDeployments(appId)).filter((d) => d.commit_sha === c)).toHaveLength(1);
     await settle(appId, replies[0]!.body.deploymentId);
+  });
+
+  describe('replays: a push builds its `after` only while it is the branch head', () => {
+    it('a captured delivery replayed with a new delivery id after the branch moved → 200 stale_push, nothing queued', async () => {
+      const old = sha('replay-old');
+      const captured = push(old);
+      const first = await send(appId, { event: 'push', body: captured, secret });
+      expect(first.body).toMatchObject({ queued: true, outcome: 'queued', commitSha: old });
+      await settle(appId, first.body.deploymentId);
+      // A newer commit lands on the branch (its own delivery may come or not).
+      docker.setHeadCommit(sha('replay-new'));
+      const before = (await allDeployments(appId)).length;
+      const calls = docker.calls.filter((c) => c.method === 'remoteHead').length;
+      const replay = await send(appId, { event: 'push', body: captured, secret, delivery: crypto.randomUUID() });
+      expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+      expect(replay.body).toEqual({ ok: true, event: 'push', queued: false, commitSha: old, reason: 'stale_push' });
+      expect((await allDeployments(appId)).length).toBe(before);
+      // The remote was asked about the app's repository and branch.
+      const asked = docker.calls.filter((c) => c.method === 'remoteHead');
+      expect(asked.length).toBe(calls + 1);
+      expect(asked.at(-1)!.args[0]).toMatchObject({ repoUrl: 'https://github.com/acme/api', branch: BRANCH });
+    });
+
+    it('a redelivery (same delivery id) still answers its original deployment after the branch moved, without asking the remote', async () => {
+      const c = sha('redeliver');
+      const delivery = crypto.randomUUID();
+      const body = push(c);
+      const first = await send(appId, { event: 'push', body, secret, delivery });
+      expect(first.body.outcome).toBe('queued');
+      await settle(appId, first.body.deploymentId);
+      docker.setHeadCommit(sha('redeliver-newer'));
+      const calls = docker.calls.filter((c) => c.method === 'remoteHead').length;
+      const again = await send(appId, { event: 'push', body, secret, delivery });
+      expect(again.body).toMatchObject({ queued: true, outcome: 'duplicate', deploymentId: first.body.deploymentId });
+      expect(docker.calls.filter((c) => c.method === 'remoteHead').length).toBe(calls);
+    });
+
+    it('a branch deleted on the remote → stale_push', async () => {
+      const spy = vi.spyOn(docker, 'remoteHead').mockResolvedValueOnce(null);
+      try {
+        const before = (await allDeployments(appId)).length;
+        const r = await send(appId, { event: 'push', body: push(sha('gone')), secret });
+        expect(r.body).toMatchObject({ queued: false, reason: 'stale_push' });
+        expect((await allDeployments(appId)).length).toBe(before);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('when the remote cannot be asked → 503 unavailable and nothing queued; the redelivery then builds', async () => {
+      const c = sha('unreachable');
+      const delivery = crypto.randomUUID();
+      const body = push(c);
+      const before = (await allDeployments(appId)).length;
+      docker.failRemoteHead('unable to access the repository');
+      try {
+        const r = await send(appId, { event: 'push', body, secret, delivery });
+        expect(r.status).toBe(503);
+        expect(r.body.error).toBe('unavailable');
+        expect(r.body.message).toMatch(/nothing was queued/);
+        expect((await allDeployments(appId)).length).toBe(before);
+      } finally {
+        docker.failRemoteHead(null);
+      }
+      const again = await send(appId, { event: 'push', body, secret, delivery });
+      expect(again.body).toMatchObject({ queued: true, outcome: 'queued', commitSha: c });
+      await settle(appId, again.body.deploymentId);
+    });
+
+    it("asks with the app's repo token (decrypted from the vault) and GIT_ALLOW_HOSTS", async () => {
+      const r = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('tok'), repo: 'https://github.com/acme/private', branch: BRANCH, port: 8080, repoToken: 'ghp_webhook-token' } });
+      expect(r.status).toBe(202);
+      await settle(r.body.appId, r.body.deploymentId);
+      const spy = vi.spyOn(docker, 'remoteHead');
+      try {
+        const res = await send(r.body.appId, { event: 'push', body: push(sha('tok')), secret: r.body.webhook.secret });
+        expect(res.body).toMatchObject({ queued: true, outcome: 'queued' });
+        expect(spy).toHaveBeenCalledTimes(1);
+        expect(spy.mock.calls[0]![0]).toMatchObject({ repoUrl: 'https://github.com/acme/private', branch: BRANCH, token: 'ghp_webhook-token', allowHosts: h.config.gitAllowHosts });
+        await settle(r.body.appId, res.body.deploymentId);
+      } finally {
+        spy.mockRestore();
+      }
+    });
   });
 
   it('a newer commit supersedes a still-queued older one', async () => {
@@ -377,7 +466,11 @@ describe('POST /webhooks/github/:appId', () => {
     for (const id of ids.slice(-KEEP_BUILDS)) expect(tags).toContain(builtImageTag(app.appId, id, 'app'));
     const pruned = docker.calls.filter((c) => c.method === 'pruneImages' && (c.args[0] as Record<string, string>)[LABELS.app] === app.appId);
     expect(pruned.length).toBeGreaterThanOrEqual(KEEP_BUILDS + 2);
-    expect(pruned.at(-1)!.args[2]).toEqual([builtImageTag(app.appId, ids.at(-1)!, 'app')]);
+    // The current release's image is protected by the id it runs by.
+    const current = images.find((i) => i.tags.includes(builtImageTag(app.appId, ids.at(-1)!, 'app')))!;
+    expect(pruned.at(-1)!.args[2]).toEqual([current.id]);
+    const [running] = await docker.listContainers({ [LABELS.app]: app.appId });
+    expect(running!.image).toBe(current.id);
   });
 
   it('/openapi.json documents the webhook route with 200, 401 and 503, and the rotate operation', async () => {
@@ -389,5 +482,48 @@ describe('POST /webhooks/github/:appId', () => {
     expect(Object.keys(op.requestBody.content)).toEqual(['application/json', 'application/x-www-form-urlencoded']);
     expect(op.parameters.map((p: { name: string }) => p.name)).toContain('X-Hub-Signature-256');
     expect(doc.paths['/apps/{id}/webhook/rotate'].post.responses['200'].content['application/json'].schema).toBeDefined();
+  });
+});
+
+describe('deliveries are rate-limited per app', () => {
+  let h: Harness;
+  const { call, register, operator, unseal } = client(() => h);
+  const ping = (id: string, secret: string) => deliver(h.app, id, { event: 'ping', body: rewritten('github-ping'), secret });
+
+  beforeAll(async () => {
+    h = await startHarness({ ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test' });
+    const op = await operator();
+    await unseal(op, newMasterKey());
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function repoApp(user: TestUser, appName: string) {
+    const r = await call('POST', '/deploy', { token: user.accessToken, body: { name: appName, repo: 'https://github.com/acme/api', port: 8080 } });
+    expect(r.status).toBe(202);
+    return { appId: r.body.appId as string, secret: r.body.webhook.secret as string };
+  }
+
+  it('30 verified deliveries a minute per app, then 429 rate_limited with Retry-After; other apps and unsigned requests do not count', async () => {
+    const carol = await register();
+    const a = await repoApp(carol, 'limited-a');
+    const b = await repoApp(carol, 'limited-b');
+    // Unverified requests take no share of the app's allowance (they cannot be told apart from noise).
+    for (let i = 0; i < 40; i++) expect((await ping(a.appId, 'wrong-secret')).status).toBe(401);
+    for (let i = 0; i < 30; i++) expect((await ping(a.appId, a.secret)).status, `delivery ${i + 1}`).toBe(200);
+    const over = await ping(a.appId, a.secret);
+    expect(over.status).toBe(429);
+    expect(over.body.error).toBe('rate_limited');
+    const retryAfter = Number(over.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // A push is refused the same way before anything is parsed or the remote is asked.
+    const push = await deliver(h.app, a.appId, { event: 'push', body: rewritten('github-push-new-branch', { ref: 'refs/heads/main', after: sha('limited') }), secret: a.secret });
+    expect(push.status).toBe(429);
+    expect((await ping(b.appId, b.secret)).status).toBe(200);
+    // A minute later the app is served again.
+    h.clock.advance(61_000);
+    expect((await ping(a.appId, a.secret)).status).toBe(200);
   });
 });

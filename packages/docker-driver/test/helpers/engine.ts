@@ -18,6 +18,14 @@ export function runLabels(): Labels & { [LABELS.org]: string } {
   return { [LABELS.managed]: 'driver-test', [LABELS.org]: `test-${randomBytes(6).toString('hex')}` };
 }
 
+/**
+ * Labels for images that a control plane under test runs for its own orgs: no org label (an image labelled with an
+ * org runs only for that org), a run label of their own for cleanup (`removeByLabels(imageLabels)`).
+ */
+export function imageLabels(): Labels {
+  return { [LABELS.managed]: 'driver-test', 'cloud.cynchro.test-run': `test-${randomBytes(6).toString('hex')}` };
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }

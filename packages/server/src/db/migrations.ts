@@ -2,6 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { appsMigration } from '../modules/apps/apps.migration.js';
+import { operatorsMigration } from '../modules/auth/operators.migration.js';
 import { deploymentsMigration } from '../modules/deployments/deployments.migration.js';
 import { webhooksMigration } from '../modules/webhooks/webhooks.migration.js';
 
@@ -91,4 +92,5 @@ export const migrations: Record<string, Migration> = {
   '0003_apps': appsMigration,
   '0004_webhooks': webhooksMigration,
   '0005_desired_state': deploymentsMigration,
+  '0006_operators': operatorsMigration,
 };

@@ -2,6 +2,7 @@
 import type { Generated } from 'kysely';
 import type { AppsTable, DeploymentLogsTable, DeploymentsTable, DomainsTable } from '../modules/apps/apps.tables.js';
 import type { WebhookDeliveriesTable } from '../modules/webhooks/webhooks.tables.js';
+import type { OperatorsTable } from '../modules/auth/operators.tables.js';
 
 export interface UsersTable {
   id: string;
@@ -90,4 +91,5 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_logs: DeploymentLogsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  operators: OperatorsTable;
 }

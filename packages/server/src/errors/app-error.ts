@@ -3,6 +3,8 @@
 
 export const ERROR_STATUS = {
   validation: 400,
+  /** A malformed request the HTTP layer refused before any route saw it (bad framing, escapes, target, Host). */
+  bad_request: 400,
   invalid_key: 400,
   invalid_credentials: 401,
   missing_bearer_token: 401,
@@ -17,9 +19,15 @@ export const ERROR_STATUS = {
   email_taken: 409,
   domain_taken: 409,
   conflict: 409,
+  /** The client was too slow sending its request (headers or body). */
+  request_timeout: 408,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** A WebSocket endpoint asked for without the upgrade. */
+  upgrade_required: 426,
   rate_limited: 429,
+  /** The request line and headers together exceed the server's limit. */
+  header_too_large: 431,
   internal: 500,
   sealed: 503,
   unavailable: 503,
@@ -82,6 +90,10 @@ export function statusOf(code: ErrorCode): number {
 function defaultMessage(code: ErrorCode): string {
   switch (code) {
     case 'validation': return 'Invalid input';
+    case 'bad_request': return 'Malformed request';
+    case 'request_timeout': return 'The request took too long to arrive';
+    case 'header_too_large': return 'The request headers are too large';
+    case 'upgrade_required': return 'This endpoint is a WebSocket: send an Upgrade: websocket request';
     case 'invalid_credentials': return 'Invalid email or password';
     case 'missing_bearer_token': return 'Missing Authorization: Bearer <accessToken> header';
     case 'invalid_or_expired_token': return 'The access token is invalid or expired';

@@ -1,5 +1,7 @@
 // The HTTP face of the control plane: the tRPC router served twice (/trpc for the SDK, REST through
-// trpc-to-openapi), the OpenAPI document and its rendered docs, and the one error shape for every failure.
+// trpc-to-openapi), the OpenAPI document and its rendered docs, and the one error shape for every failure — the HTTP
+// layer's own included (http-errors.ts): malformed requests Node refuses before Fastify, bad escapes, odd request
+// targets, a missing Host, slow clients.
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi';
@@ -7,24 +9,51 @@ import { AppError, type ErrorBody } from '../errors/app-error.js';
 import { toAppError } from '../errors/to-app-error.js';
 import type { Deps } from '../deps.js';
 import type { Services } from '../services.js';
-import { logStreamOpenApi, logStreamRoutes } from '../modules/apps/log-stream.routes.js';
+import { logStreamOpenApi, logStreamRoutes, type LogStreamOptions } from '../modules/apps/log-stream.routes.js';
 import { webhookRoutes, webhooksOpenApi } from '../modules/webhooks/webhooks.routes.js';
 import { appRouter, type AppRouter } from '../trpc/app-router.js';
 import { bearerFrom, type Context } from '../trpc/context.js';
+import { ProcedureLimiter, type RateLimitRule } from '../trpc/rate-limit.js';
+import { clientErrorHandler, fastifyErrorToAppError, frameworkErrorToAppError, requestTargetProblem, restRouteMatcher } from './http-errors.js';
 import { buildOpenApiDocument, type ExtraPaths } from './openapi-document.js';
-import { RateLimiter } from './rate-limiter.js';
+import { redactingLogger } from './redact.js';
 import { makeResponseMeta } from './response-meta.js';
 
 export const API_VERSION = '0.1.0';
-const AUTH_LIMIT = 30;
-const AUTH_WINDOW_MS = 5 * 60 * 1000;
+
+/** The API server's socket timeouts. Upgraded sockets (log streams) are not subject to them: ws clears them. */
+export interface ServerTimeouts {
+  /** The request line and headers must arrive within this (slowloris). */
+  headersMs: number;
+  /** The whole request, body included (bodies are at most 1 MiB). */
+  requestMs: number;
+  /** A keep-alive connection idle between requests is closed after this; longer than common proxies' 60 s. */
+  keepAliveMs: number;
+  /** Any socket with no traffic either way for this long is closed. */
+  idleMs: number;
+  /** How often Node checks connections against headersMs and requestMs (a cut-off comes at most this late). */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+  idleMs: 120_000,
+  checkIntervalMs: 1_000,
+};
+
+/** tRPC batches hold at most this many calls (rate-limited procedures cannot be batched at all). */
+export const MAX_BATCH_SIZE = 20;
 
 export interface BuildServerOptions {
   /** Plain Fastify routes of other modules (webhooks, log streams), registered after the core. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   extraPaths?: ExtraPaths;
   /** Benchmarks raise the /auth limit so they measure the limiter's cost without being stopped by it. */
-  authRateLimit?: { limit: number; windowMs: number };
+  authRateLimit?: RateLimitRule;
+  timeouts?: Partial<ServerTimeouts>;
+  logStreams?: LogStreamOptions;
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
@@ -32,46 +61,58 @@ export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   return reply.code(err.status).type('application/json').send(err.toBody());
 }
 
-function isAuthPath(url: string): boolean {
-  const path = url.split('?')[0]!;
-  if (path.startsWith('/auth/')) return true;
-  if (!path.startsWith('/trpc/')) return false;
-  return decodeURIComponent(path.slice(6)).split(',').some((p) => p.startsWith('auth.'));
-}
-
 export async function buildServer(deps: Deps, services: Services, opts: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    // The request serializer drops `token` query values (WebSocket access tokens) from every logged URL.
+    loggerInstance: redactingLogger(deps.log) as unknown as FastifyBaseLogger,
     trustProxy: deps.config.trustProxy.length ? deps.config.trustProxy : false,
     routerOptions: { maxParamLength: 5000 },
     bodyLimit: 1024 * 1024,
+    connectionTimeout: timeouts.idleMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+      // Answered below with the error shape instead of Node's empty 400.
+      requireHostHeader: false,
+    },
+    clientErrorHandler,
+    frameworkErrors: (error, request, reply) => {
+      void sendError(reply, frameworkErrorToAppError(error));
+    },
   });
 
-  const createContext = ({ req }: { req: FastifyRequest | import('node:http').IncomingMessage }): Context => ({
+  const limiter = new ProcedureLimiter(deps.clock, opts.authRateLimit ? { auth: opts.authRateLimit } : {});
+  const createContext = ({ req, info }: { req: FastifyRequest | import('node:http').IncomingMessage; info?: { isBatchCall?: boolean; calls?: unknown[] } }): Context => ({
     services,
     bearerToken: bearerFrom(req.headers.authorization),
     ip: 'ip' in req ? (req as FastifyRequest).ip : (req.socket?.remoteAddress ?? ''),
+    limiter,
+    batchSize: info?.isBatchCall ? Math.max(1, info.calls?.length ?? 1) : 1,
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    let e: AppError;
-    if (error instanceof AppError) e = error;
-    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error instanceof SyntaxError && error.statusCode === 400)) {
-      e = new AppError('validation', 'Malformed JSON body');
-    } else if (error.statusCode === 413) e = new AppError('payload_too_large', 'Request body too large');
-    else if (error.statusCode === 415) e = new AppError('unsupported_media_type', error.message);
-    else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) e = new AppError('validation', error.message);
-    else e = toAppError(error);
+    const e = fastifyErrorToAppError(error);
     if (e.code === 'internal') request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, e);
   });
   app.setNotFoundHandler((_req, reply) => sendError(reply, new AppError('not_found', 'No such route')));
 
-  const authLimiter = new RateLimiter(opts.authRateLimit?.limit ?? AUTH_LIMIT, opts.authRateLimit?.windowMs ?? AUTH_WINDOW_MS);
+  // Odd request targets are refused before any route sees them: absolute-form and asterisk-form targets, dot
+  // segments (also percent-encoded), backslashes, and an HTTP/1.1 request without Host.
   app.addHook('onRequest', async (request, reply) => {
-    if (!isAuthPath(request.url)) return;
-    const wait = authLimiter.hit(request.ip, deps.clock.now().getTime());
-    if (wait > 0) return sendError(reply, new AppError('rate_limited', 'Too many requests to /auth; retry later', { retryAfter: wait }));
+    const problem = requestTargetProblem(request.raw);
+    if (problem) return sendError(reply, problem);
+  });
+
+  // An upgrade request answered in plain HTTP (an unknown path, a refused target) owns its socket outright: Node
+  // handed it over and forgot it, and it is half-open by default. Close it, or each such request leaks a socket.
+  app.addHook('onResponse', async (request) => {
+    const socket = (request.raw as { upgrade?: boolean }).upgrade ? request.raw.socket : null;
+    if (socket && !socket.destroyed) socket.end(() => socket.destroy());
   });
 
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ ok: true }));
@@ -81,6 +122,7 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     trpcOptions: {
       router: appRouter,
       createContext,
+      maxBatchSize: MAX_BATCH_SIZE,
       responseMeta: makeResponseMeta(appRouter, { successStatus: false }),
       onError: ({ error, path }) => {
         if (toAppError(error).code === 'internal') deps.log.error({ err: error.cause ?? error, path }, 'procedure failed');
@@ -95,12 +137,18 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     await docs.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json', title: 'Cynchro API' } });
   });
 
-  await app.register(logStreamRoutes(deps, services));
+  await app.register(logStreamRoutes(deps, services, opts.logStreams));
   await app.register(webhookRoutes(services));
   for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
 
   // REST, in its own scope so the error-body rewrite touches only these routes (/trpc keeps tRPC's shape).
+  const restRoute = restRouteMatcher(appRouter);
   await app.register(async (rest) => {
+    // trpc-to-openapi matches paths case-insensitively and after URL normalisation; REST paths are exactly the
+    // documented ones (`/AUTH/login` and `/auth/login/` are not routes), checked before the body is read.
+    rest.addHook('onRequest', async (request, reply) => {
+      if (!restRoute(request.method, request.url)) return sendError(reply, new AppError('not_found', 'No such route'));
+    });
     rest.addHook('preHandler', async (request) => {
       // trpc-to-openapi insists on a JSON content type even for body-less POSTs such as /auth/logout.
       if (!request.headers['content-type'] && request.method !== 'GET' && request.method !== 'DELETE') {

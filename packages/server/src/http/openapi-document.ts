@@ -29,7 +29,7 @@ export type ExtraPaths = Record<string, Record<string, unknown>>;
 export function buildOpenApiDocument(router: AnyTRPCRouter, opts: { baseUrl: string; version: string; extraPaths?: ExtraPaths }): OpenAPIObject {
   const doc = generateOpenApiDocument(router, {
     title: 'Cynchro API',
-    description: 'Self-hosted platform-as-a-service. All /apps, /deploy, /secrets and /admin routes take `Authorization: Bearer <accessToken>`. Errors answer `{ "error": "<code>", "message": "…", "details"?: … }`.',
+    description: 'Self-hosted platform-as-a-service. All /apps, /deploy, /secrets and /admin routes take `Authorization: Bearer <accessToken>`. Errors answer `{ "error": "<code>", "message": "…", "details"?: … }`, those of the HTTP layer too: any request may answer 400 `bad_request` (malformed HTTP, bad escapes, dot segments, a non-origin-form target, no Host), 404 `not_found` (paths are case-sensitive, without a trailing slash), 408 `request_timeout` (a client too slow to send its request) or 431 `header_too_large`.',
     version: opts.version,
     baseUrl: opts.baseUrl,
     securitySchemes: { Authorization: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

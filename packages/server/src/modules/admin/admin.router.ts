@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { toAppError } from '../../errors/to-app-error.js';
-import { adminProcedure, publicProcedure, router } from '../../trpc/trpc.js';
-import { DataKeyStatus, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
+import { adminProcedure, authedProcedure, operatorOnly, publicProcedure, router } from '../../trpc/trpc.js';
+import { ClaimInput, ClaimResult, DataKeyStatus, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
 
 const tags = ['Admin'];
 
 /**
- * adminProcedure, plus an audit record when the ADMIN_EMAILS gate refuses an unseal, rotation or seal: those are
- * attempts too. (Attempts that fail authentication have no user to record.) The caller is looked up again only on
- * that rare path, because the gate runs after this middleware.
+ * adminProcedure, plus an audit record when the operator gate (ADMIN_EMAILS and a claim) refuses an unseal,
+ * rotation or seal: those are attempts too. (Attempts that fail authentication have no user to record.) The caller is
+ * looked up again only on that rare path, because the gate runs after this middleware.
  */
 const auditedAdminProcedure = publicProcedure
   .use(async ({ ctx, path, getRawInput, next }) => {
@@ -21,9 +21,24 @@ const auditedAdminProcedure = publicProcedure
     }
     return result;
   })
-  .concat(adminProcedure);
+  .use(operatorOnly);
 
 export const adminRouter = router({
+  claim: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/admin/claim',
+        tags,
+        summary: 'Become an operator: an ADMIN_EMAILS account presents the operator token from DATA_DIR/operator-token; until then every other /admin route answers 403',
+      },
+      errors: ['validation', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden', 'rate_limited'],
+      rateLimit: 'auth',
+    })
+    .input(ClaimInput)
+    .output(ClaimResult)
+    .mutation(({ ctx, input }) => ctx.services.auth.operators.claim(ctx.auth, input.token)),
+
   sealStatus: auditedAdminProcedure
     .meta({ openapi: { method: 'GET', path: '/admin/seal-status', tags, summary: 'Whether the vault is sealed (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
     .input(z.void())

@@ -51,3 +51,9 @@ export const ReencryptResult = z
     }),
   })
   .meta({ id: 'ReencryptResult' });
+
+export const ClaimInput = z.object({
+  token: z.string().trim().min(1, 'is required').max(512).meta({ description: 'The operator token: the content of DATA_DIR/operator-token on the server' }),
+});
+
+export const ClaimResult = z.object({ operator: z.literal(true) }).meta({ id: 'ClaimResult' });

@@ -1,12 +1,19 @@
 // Live logs over WebSocket: `/apps/:id/logs/stream` follows the app's containers (and the next deployment's after a
 // redeploy), `/apps/:id/deployments/:deploymentId/logs/stream` replays a deployment's log and follows it to its end.
 // The token is checked like a bearer token and the app must be the caller's, before anything is sent; failures
-// close the socket with 4401/4404 and the error code as the reason.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// close the socket with 4401/4404 and the error code as the reason. A stream ends with 4401 the moment its session
+// is revoked (logout, change-password, refresh-token reuse, …) or reaches its end; a user holds at most
+// MAX_STREAMS_PER_USER open streams (one more is closed at once with 4429 rate_limited). A plain GET without the
+// upgrade answers 426 upgrade_required, a broken handshake 400 bad_request, both in the error shape.
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 
+import { AppError } from '../../errors/app-error.js';
 import { toAppError } from '../../errors/to-app-error.js';
+import { rawErrorResponse } from '../../http/http-errors.js';
+import { errorResponses } from '../../http/openapi-document.js';
 import type { Deps } from '../../deps.js';
 import type { Replica, RuntimeEvent } from '../runtime/app-runtime.js';
 import type { Services } from '../../services.js';
@@ -23,9 +30,17 @@ export const CLOSE_CODES: Record<string, number> = {
   invalid_or_expired_token: 4401,
   app_not_found: 4404,
   deployment_not_found: 4404,
+  rate_limited: 4429,
   sealed: 4503,
   internal: 1011,
 };
+
+/** Open log streams (both kinds together) one user may hold. */
+export const MAX_STREAMS_PER_USER = 20;
+
+export interface LogStreamOptions {
+  maxStreamsPerUser?: number;
+}
 
 type StreamDeps = Pick<Deps, 'runtime' | 'events' | 'clock' | 'log'>;
 
@@ -84,11 +99,49 @@ async function authenticate(services: Services, req: FastifyRequest<{ Querystrin
   return services.auth.authenticate(req.query.token || bearerFrom(req.headers.authorization));
 }
 
-export function logStreamRoutes(deps: StreamDeps, services: Services) {
+/** A plain HTTP request to a WebSocket endpoint. */
+function upgradeRequired(_req: FastifyRequest, reply: FastifyReply) {
+  const e = new AppError('upgrade_required', 'This endpoint is a WebSocket: connect with Upgrade: websocket and ?token=<accessToken>');
+  return reply.code(e.status).header('Upgrade', 'websocket').header('Connection', 'Upgrade').type('application/json').send(e.toBody());
+}
+
+export function logStreamRoutes(deps: StreamDeps, services: Services, opts: LogStreamOptions = {}) {
+  const maxPerUser = opts.maxStreamsPerUser ?? MAX_STREAMS_PER_USER;
+  const openByUser = new Map<string, number>();
+
+  /**
+   * Takes one of the user's stream slots and ties the socket to its session; false (the socket is closed) when the
+   * user holds too many or the client left meanwhile. The slot and the watch are released when the socket closes.
+   */
+  const admit = (socket: WebSocket, auth: AuthContext): boolean => {
+    if (socket.readyState !== socket.OPEN) return false;
+    const n = openByUser.get(auth.userId) ?? 0;
+    if (n >= maxPerUser) {
+      socket.close(CLOSE_CODES.rate_limited!, 'rate_limited');
+      return false;
+    }
+    openByUser.set(auth.userId, n + 1);
+    const unwatch = services.auth.watchSession(auth, () => socket.close(4401, 'invalid_or_expired_token'));
+    socket.once('close', () => {
+      unwatch();
+      const left = (openByUser.get(auth.userId) ?? 1) - 1;
+      if (left > 0) openByUser.set(auth.userId, left);
+      else openByUser.delete(auth.userId);
+    });
+    return true;
+  };
+
   return async (app: FastifyInstance) => {
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    // ws would answer a broken handshake (no Sec-WebSocket-Key, a bad version, …) with a plain-text 400.
+    app.websocketServer.on('wsClientError', (err: Error, socket: Socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const extra: Record<string, string> = /version/i.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {};
+      socket.once('finish', () => socket.destroy());
+      socket.end(rawErrorResponse(new AppError('bad_request', `WebSocket handshake refused: ${err.message}`), extra));
+    });
 
-    app.get<{ Params: { id: string }; Querystring: Query }>('/apps/:id/logs/stream', { websocket: true }, async (socket, req) => {
+    app.route<{ Params: { id: string }; Querystring: Query }>({ method: 'GET', url: '/apps/:id/logs/stream', handler: upgradeRequired, wsHandler: async (socket, req) => {
       let auth: AuthContext;
       let appRow;
       try {
@@ -97,6 +150,7 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
       } catch (e) {
         return closeWith(socket, e);
       }
+      if (!admit(socket, auth)) return;
       const tail = Math.min(Math.max(Number(req.query.tail ?? 0) || 0, 0), 2000);
       const since = req.query.since ? parseSince(req.query.since) : undefined;
       if (since === null) return socket.close(4400, 'validation');
@@ -158,16 +212,18 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
       for (const c of await services.apps.currentReplicas(appRow)) follow(c, since !== undefined ? { since } : { tail });
       // `at` (server clock) is where a client that saw no line yet resumes from after a reconnect.
       sender.send({ type: 'ready', appId: appRow.id, deploymentId: appRow.current_deployment_id, at: deps.clock.now().toISOString() });
-    });
+    } });
 
-    app.get<{ Params: { id: string; deploymentId: string }; Querystring: Query }>(
-      '/apps/:id/deployments/:deploymentId/logs/stream',
-      { websocket: true },
-      async (socket, req) => {
+    app.route<{ Params: { id: string; deploymentId: string }; Querystring: Query }>({
+      method: 'GET',
+      url: '/apps/:id/deployments/:deploymentId/logs/stream',
+      handler: upgradeRequired,
+      wsHandler: async (socket, req) => {
         let deployment;
         try {
           const auth = await authenticate(services, req);
           deployment = await services.apps.requireDeployment(auth, req.params.id, req.params.deploymentId);
+          if (!admit(socket, auth)) return;
         } catch (e) {
           return closeWith(socket, e);
         }
@@ -207,9 +263,12 @@ export function logStreamRoutes(deps: StreamDeps, services: Services) {
         pending.length = 0;
         if (['succeeded', 'failed', 'canceled'].includes(stored.deployment.status)) await finish();
       },
-    );
+    });
   };
 }
+
+const STREAM_LIMITS =
+  ' The stream closes with 4401 as soon as its session is revoked (logout, change-password, refresh-token reuse) or ends; a user holds at most 20 open log streams, one more closes at once with 4429 `rate_limited`. Without the upgrade the endpoint answers 426 `upgrade_required`; a malformed handshake 400 `bad_request`.';
 
 export const logStreamOpenApi = {
   '/apps/{id}/logs/stream': {
@@ -217,14 +276,14 @@ export const logStreamOpenApi = {
       tags: ['Apps'],
       summary: 'Live log stream (WebSocket)',
       description:
-        'Upgrade to a WebSocket with `?token=<accessToken>` (or an Authorization header). Messages are JSON: `{type:"ready", at}`, `{type:"log", service, stream, timestamp, text}`, `{type:"heartbeat"}`, `{type:"switched", deploymentId}` after a redeploy, `{type:"dropped", count}` when a slow client missed lines. A bad token closes with 4401, an unknown app with 4404, a bad `since` with 4400; the reason is the error code. `tail` (0–2000) replays recent lines first; `since` (ISO 8601 or unix seconds, second precision) resumes from a moment instead (a reconnecting client skips what it already has by timestamp).',
+        'Upgrade to a WebSocket with `?token=<accessToken>` (or an Authorization header). Messages are JSON: `{type:"ready", at}`, `{type:"log", service, stream, timestamp, text}`, `{type:"heartbeat"}`, `{type:"switched", deploymentId}` after a redeploy, `{type:"dropped", count}` when a slow client missed lines. A bad token closes with 4401, an unknown app with 4404, a bad `since` with 4400; the reason is the error code. `tail` (0–2000) replays recent lines first; `since` (ISO 8601 or unix seconds, second precision) resumes from a moment instead (a reconnecting client skips what it already has by timestamp).' + STREAM_LIMITS,
       parameters: [
         { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
         { name: 'token', in: 'query', required: true, schema: { type: 'string' } },
         { name: 'tail', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 2000 } },
         { name: 'since', in: 'query', required: false, schema: { type: 'string' }, description: 'ISO 8601 or unix seconds' },
       ],
-      responses: { '101': { description: 'Switching protocols to a WebSocket' } },
+      responses: { '101': { description: 'Switching protocols to a WebSocket' }, ...errorResponses(['bad_request', 'upgrade_required']) },
     },
   },
   '/apps/{id}/deployments/{deploymentId}/logs/stream': {
@@ -232,13 +291,13 @@ export const logStreamOpenApi = {
       tags: ['Apps'],
       summary: "A deployment's log, replayed then followed to the end (WebSocket)",
       description:
-        'Messages: `{type:"log", at, stream, text}`, then `{type:"status", deployment}` when it ends, and the socket closes with 1000. A bad token closes with 4401, an unknown app or deployment with 4404.',
+        'Messages: `{type:"log", at, stream, text}`, then `{type:"status", deployment}` when it ends, and the socket closes with 1000. A bad token closes with 4401, an unknown app or deployment with 4404.' + STREAM_LIMITS,
       parameters: [
         { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
         { name: 'deploymentId', in: 'path', required: true, schema: { type: 'string' } },
         { name: 'token', in: 'query', required: true, schema: { type: 'string' } },
       ],
-      responses: { '101': { description: 'Switching protocols to a WebSocket' } },
+      responses: { '101': { description: 'Switching protocols to a WebSocket' }, ...errorResponses(['bad_request', 'upgrade_required']) },
     },
   },
 };

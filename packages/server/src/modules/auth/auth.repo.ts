@@ -55,7 +55,7 @@ export class AuthRepo {
     return this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select(['sessions.id', 'sessions.user_id', 'sessions.org_id', 'sessions.expires_at', 'sessions.revoked_at', 'users.email', 'users.name', 'users.created_at as user_created_at'])
+      .select(['sessions.id', 'sessions.user_id', 'sessions.org_id', 'sessions.created_at', 'sessions.expires_at', 'sessions.revoked_at', 'users.email', 'users.name', 'users.created_at as user_created_at'])
       .where('sessions.id', '=', sessionId)
       .executeTakeFirst();
   }
@@ -75,6 +75,8 @@ export class AuthRepo {
         'refresh_tokens.used_at',
         'sessions.user_id',
         'sessions.org_id',
+        'sessions.created_at as session_created_at',
+        'sessions.expires_at as session_expires_at',
         'sessions.revoked_at',
       ])
       .where('refresh_tokens.token_hash', '=', hash)
@@ -95,10 +97,6 @@ export class AuthRepo {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  extendSession(sessionId: string, expiresAt: string) {
-    return this.db.updateTable('sessions').set({ expires_at: expiresAt }).where('id', '=', sessionId).execute();
-  }
-
   async revokeSession(sessionId: string, at: string, reason: string): Promise<void> {
     await this.db
       .updateTable('sessions')
@@ -117,6 +115,20 @@ export class AuthRepo {
     if (exceptSessionId) q = q.where('id', '!=', exceptSessionId);
     const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows);
+  }
+
+  /**
+   * Housekeeping: deletes sessions past their end (expiry, or their absolute lifetime after login), sessions revoked
+   * before `revokedBefore` (their refresh tokens go with them: cascade), and any refresh token past its expiry.
+   */
+  async pruneExpired(now: string, lifetimeMs: number, revokedBefore: string): Promise<{ sessions: number; refreshTokens: number }> {
+    const createdBefore = new Date(Date.parse(now) - lifetimeMs).toISOString();
+    const tokens = await this.db.deleteFrom('refresh_tokens').where('expires_at', '<=', now).executeTakeFirst();
+    const sessions = await this.db
+      .deleteFrom('sessions')
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('created_at', '<=', createdBefore), eb.and([eb('revoked_at', 'is not', null), eb('revoked_at', '<', revokedBefore)])]))
+      .executeTakeFirst();
+    return { sessions: Number(sessions.numDeletedRows), refreshTokens: Number(tokens.numDeletedRows) };
   }
 
   updatePasswordHash(userId: string, hash: string) {

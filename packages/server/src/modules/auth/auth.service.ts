@@ -9,8 +9,34 @@ import { ACCESS_TOKEN_TTL_SECONDS } from './access-token.js';
 import { AuthCache } from './auth-cache.js';
 import { AuthRepo } from './auth.repo.js';
 import type { AuthTokens, LoginInput, RegisterInput, UserDto } from './auth.schema.js';
+import { LoginBackoff } from './login-backoff.js';
+import { Operators } from './operators.js';
 
-export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+/** A session's absolute lifetime, from login: refreshing never extends it. Refresh tokens live as long as it. */
+export const SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+export const REFRESH_TOKEN_TTL_MS = SESSION_LIFETIME_MS;
+
+/** When a session ends for good: its recorded expiry, and never later than its lifetime after login. */
+export function sessionEnd(s: { created_at: string; expires_at: string }): string {
+  const absolute = new Date(Date.parse(s.created_at) + SESSION_LIFETIME_MS).toISOString();
+  return s.expires_at < absolute ? s.expires_at : absolute;
+}
+
+/** Which live sessions an event ends: one session, a user's (maybe but one), or a user's in one org. */
+export interface SessionsFilter {
+  userId?: string;
+  sessionId?: string;
+  orgId?: string;
+  exceptSessionId?: string;
+}
+
+interface SessionWatcher {
+  userId: string;
+  orgId: string;
+  sessionId: string;
+  onEnd: (reason: string) => void;
+  timer?: NodeJS.Timeout;
+}
 
 /** Who is calling: established from a live session on every authenticated request. */
 export interface AuthContext {
@@ -18,6 +44,8 @@ export interface AuthContext {
   orgId: string;
   sessionId: string;
   email: string;
+  /** When the session ends at the latest (ISO 8601); set by authenticate(). */
+  sessionEndsAt?: string;
 }
 
 function hashRefreshToken(token: string): string {
@@ -31,12 +59,19 @@ function toUserDto(u: { id: string; email: string; name: string | null; created_
 export class AuthService {
   private readonly repo: AuthRepo;
   private readonly cache = new AuthCache();
+  /** ADMIN_EMAILS, the operator token and claims. */
+  readonly operators: Operators;
+  /** Per-email back-off of failed logins. */
+  readonly loginBackoff = new LoginBackoff();
+  readonly #watchers = new Set<SessionWatcher>();
 
   constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'tokens' | 'passwords' | 'config' | 'log'>) {
     this.repo = new AuthRepo(deps.db);
+    this.operators = new Operators(deps);
   }
 
   async register(input: RegisterInput): Promise<AuthTokens> {
+    if (!this.deps.config.allowRegistration) throw new AppError('forbidden', 'Registration is closed on this server');
     if (await this.repo.findUserByEmail(input.email)) {
       throw new AppError('email_taken', 'An account with this email already exists');
     }
@@ -54,6 +89,9 @@ export class AuthService {
   }
 
   async login(input: LoginInput): Promise<AuthTokens> {
+    // Before any lookup, and the same for unknown addresses: the answer never tells who has an account.
+    const wait = this.loginBackoff.attempt(input.email, this.deps.clock.now().getTime());
+    if (wait > 0) throw new AppError('rate_limited', 'Too many failed logins for this email; retry later', { retryAfter: wait });
     const user = await this.repo.findUserByEmail(input.email);
     if (!user) {
       await this.deps.passwords.verifyDummy(input.password);
@@ -64,6 +102,7 @@ export class AuthService {
     }
     const orgId = await this.repo.primaryOrgId(user.id);
     if (!orgId) throw new AppError('invalid_credentials');
+    this.loginBackoff.succeeded(input.email);
     return this.issue(user, orgId);
   }
 
@@ -75,19 +114,22 @@ export class AuthService {
       // A rotated token presented again means it leaked (or a client raced itself): end the whole family.
       await this.repo.revokeSession(row.session_id, now.toISOString(), 'refresh_token_reuse');
       this.cache.evictSession(row.session_id);
+      this.sessionsEnded({ sessionId: row.session_id }, 'refresh_token_reuse');
       await audit(this.deps.db, now, { userId: row.user_id, orgId: row.org_id, action: 'auth.refresh_reuse', outcome: 'denied' });
       throw new AppError('invalid_or_expired_token', 'The refresh token was already used; the session is revoked');
     }
-    if (row.expires_at <= now.toISOString()) throw new AppError('invalid_or_expired_token', 'The refresh token is invalid or expired');
+    const end = sessionEnd({ created_at: row.session_created_at, expires_at: row.session_expires_at });
+    if (row.expires_at <= now.toISOString() || end <= now.toISOString()) throw new AppError('invalid_or_expired_token', 'The refresh token is invalid or expired');
     const user = await this.repo.findUserById(row.user_id);
     if (!user) throw new AppError('invalid_or_expired_token');
-    const refresh = await this.newRefreshToken(row.session_id, now);
+    const refresh = await this.newRefreshToken(row.session_id, now, end);
     return this.tokens(user, row.org_id, row.session_id, refresh, now);
   }
 
   async logout(auth: AuthContext): Promise<void> {
     await this.repo.revokeUserSessions(auth.userId, this.deps.clock.now().toISOString(), 'logout');
     this.cache.evictUser(auth.userId);
+    this.sessionsEnded({ userId: auth.userId }, 'logout');
   }
 
   async me(auth: AuthContext): Promise<{ user: UserDto; orgId: string }> {
@@ -108,6 +150,7 @@ export class AuthService {
     const now = this.deps.clock.now();
     await this.repo.revokeUserSessions(user.id, now.toISOString(), 'password_changed', auth.sessionId);
     this.cache.evictUser(user.id, auth.sessionId);
+    this.sessionsEnded({ userId: user.id, exceptSessionId: auth.sessionId }, 'password_changed');
     await audit(this.deps.db, now, { userId: user.id, orgId: auth.orgId, action: 'auth.change_password', outcome: 'ok' });
   }
 
@@ -129,37 +172,67 @@ export class AuthService {
     if (!s) {
       const row = await this.repo.findLiveSession(claims.sessionId);
       if (!row || row.revoked_at !== null) throw new AppError('invalid_or_expired_token');
-      s = { userId: row.user_id, orgId: row.org_id, email: row.email, name: row.name, userCreatedAt: row.user_created_at, expiresAt: row.expires_at, cachedAt: nowMs };
+      s = { userId: row.user_id, orgId: row.org_id, email: row.email, name: row.name, userCreatedAt: row.user_created_at, expiresAt: sessionEnd(row), cachedAt: nowMs };
       this.cache.rememberSession(claims.sessionId, s);
     }
     if (s.expiresAt <= now.toISOString() || s.userId !== claims.userId) throw new AppError('invalid_or_expired_token');
-    return { userId: s.userId, orgId: s.orgId, sessionId: claims.sessionId, email: s.email };
+    return { userId: s.userId, orgId: s.orgId, sessionId: claims.sessionId, email: s.email, sessionEndsAt: s.expiresAt };
   }
 
-  isAdmin(auth: AuthContext): boolean {
-    return this.deps.config.adminEmails.includes(auth.email.toLowerCase());
+  /**
+   * Calls `onEnd` once, at once, when this session is revoked in this process (logout, change-password, refresh
+   * token reuse, or whoever calls `sessionsEnded`, such as a member's removal). Answers the unsubscribe function.
+   * Live log streams use it to close with 4401.
+   */
+  watchSession(auth: Pick<AuthContext, 'userId' | 'orgId' | 'sessionId' | 'sessionEndsAt'>, onEnd: (reason: string) => void): () => void {
+    const w: SessionWatcher = { userId: auth.userId, orgId: auth.orgId, sessionId: auth.sessionId, onEnd };
+    this.#watchers.add(w);
+    if (auth.sessionEndsAt) {
+      // The session's own end (its absolute lifetime) ends the watch too.
+      const ms = Math.max(0, Date.parse(auth.sessionEndsAt) - this.deps.clock.now().getTime());
+      w.timer = setTimeout(() => this.#end(w, 'session_expired'), Math.min(ms, 2 ** 31 - 1));
+      w.timer.unref();
+    }
+    return () => {
+      clearTimeout(w.timer);
+      this.#watchers.delete(w);
+    };
+  }
+
+  /** Tells the watchers of the sessions `filter` matches that they ended (the caller already revoked them). */
+  sessionsEnded(filter: SessionsFilter, reason: string): void {
+    for (const w of [...this.#watchers]) {
+      if (filter.sessionId !== undefined && w.sessionId !== filter.sessionId) continue;
+      if (filter.userId !== undefined && w.userId !== filter.userId) continue;
+      if (filter.orgId !== undefined && w.orgId !== filter.orgId) continue;
+      if (filter.exceptSessionId !== undefined && w.sessionId === filter.exceptSessionId) continue;
+      this.#end(w, reason);
+    }
+  }
+
+  #end(w: SessionWatcher, reason: string): void {
+    if (!this.#watchers.delete(w)) return;
+    clearTimeout(w.timer);
+    try {
+      w.onEnd(reason);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'a session watcher failed');
+    }
   }
 
   private async issue(user: { id: string; email: string; name: string | null; created_at: string }, orgId: string): Promise<AuthTokens> {
     const now = this.deps.clock.now();
     const sessionId = newId('ses');
-    await this.repo.createSession({
-      id: sessionId,
-      user_id: user.id,
-      org_id: orgId,
-      created_at: now.toISOString(),
-      expires_at: new Date(now.getTime() + REFRESH_TOKEN_TTL_MS).toISOString(),
-    });
-    const refresh = await this.newRefreshToken(sessionId, now);
+    const end = new Date(now.getTime() + SESSION_LIFETIME_MS).toISOString();
+    await this.repo.createSession({ id: sessionId, user_id: user.id, org_id: orgId, created_at: now.toISOString(), expires_at: end });
+    const refresh = await this.newRefreshToken(sessionId, now, end);
     return this.tokens(user, orgId, sessionId, refresh, now);
   }
 
-  private async newRefreshToken(sessionId: string, now: Date): Promise<string> {
+  /** A refresh token never outlives its session: it expires when the session does (30 days after login). */
+  private async newRefreshToken(sessionId: string, now: Date, sessionEndsAt: string): Promise<string> {
     const token = encodeBase64urlNoPadding(randomBytes(32));
-    const expires = new Date(now.getTime() + REFRESH_TOKEN_TTL_MS).toISOString();
-    await this.repo.insertRefreshToken({ id: newId('rt'), session_id: sessionId, token_hash: hashRefreshToken(token), created_at: now.toISOString(), expires_at: expires });
-    await this.repo.extendSession(sessionId, expires);
-    this.cache.evictSession(sessionId);
+    await this.repo.insertRefreshToken({ id: newId('rt'), session_id: sessionId, token_hash: hashRefreshToken(token), created_at: now.toISOString(), expires_at: sessionEndsAt });
     return token;
   }
 
@@ -172,4 +245,12 @@ export class AuthService {
       expiresIn: ACCESS_TOKEN_TTL_SECONDS,
     };
   }
+}
+
+/** Revoked sessions are kept this long after revocation (for whoever looks into an incident), then deleted. */
+export const REVOKED_SESSION_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** Housekeeping (the maintenance round): expired sessions and refresh tokens, and old revoked sessions, go. */
+export function pruneExpiredSessions(db: Deps['db'], now: Date): Promise<{ sessions: number; refreshTokens: number }> {
+  return new AuthRepo(db).pruneExpired(now.toISOString(), SESSION_LIFETIME_MS, new Date(now.getTime() - REVOKED_SESSION_RETENTION_MS).toISOString());
 }

@@ -1,4 +1,5 @@
 // The /deploy contract, exactly as the API reference states it, plus CONTRACT.md's multi-service schema.
+import { validateImageRef } from '@cynchro/docker-driver';
 import { z } from 'zod';
 
 /** Blank optional text is "not provided" (the reference: empty strings are treated as not provided). */
@@ -16,7 +17,13 @@ export const hostname = z
   .trim()
   .toLowerCase()
   .max(253)
-  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, 'must be a valid hostname such as www.example.com');
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, 'must be a valid hostname such as www.example.com')
+  .meta({
+    description:
+      'A host name of your own, or one label under ROOT_DOMAIN (default `<name>.<ROOT_DOMAIN>`). Refused (400 `validation`): IP literals, ' +
+      '`localhost`, single labels, names more than one label deep under ROOT_DOMAIN. Refused (409 `domain_taken`): the ROOT_DOMAIN apex, ' +
+      "the API's host (PUBLIC_API_URL), names another app holds, and names inside or containing a domain another org holds.",
+  });
 
 const relPath = z
   .string()
@@ -25,11 +32,22 @@ const relPath = z
   .refine((p) => !p.split(/[\\/]/).includes('..'), 'must not contain ".."')
   .refine((p) => !/[\0\n\r]/.test(p), 'must not contain control characters');
 
-// Docker image references: [registry[:port]/]path[:tag][@digest]. Refuses leading "-" (option injection).
+// Docker image references by name only: [registry[:port]/]path[:tag][@digest]. Refuses leading "-" (option
+// injection), and what the engine would read as an image id or id prefix (another tenant's image, whatever it is
+// called), and the platform's own build namespace.
 export const imageRef = z
   .string()
   .max(255)
-  .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i, 'must be an image reference such as acme/api:1.0');
+  .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i, 'must be an image reference such as acme/api:1.0')
+  .superRefine((ref, ctx) => {
+    try {
+      validateImageRef(ref);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `must be an image reference by name (${(e as Error).message})` });
+      return;
+    }
+    if (/^(docker\.io\/)?cynchro\//i.test(ref)) ctx.addIssue({ code: 'custom', message: 'cynchro/… is the platform\'s build namespace; name an image of your own' });
+  });
 
 export const repoUrl = z
   .string()

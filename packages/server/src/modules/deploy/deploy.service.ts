@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../../db/open-database.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
 import { newId } from '../../lib/ids.js';
@@ -11,6 +13,7 @@ import type { SecretsService } from '../secrets/secrets.service.js';
 import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import type { DeployInput, DeployResult } from './deploy.schema.js';
+import { conflictingHolder, domainShapeProblem, parentsOf, type HeldDomain } from './domain-policy.js';
 
 export const WEBHOOK_EVENTS = ['push'] as const;
 
@@ -53,9 +56,7 @@ export class DeployService {
 
     const domains = domainsFor(input.name, spec, this.deps.config.rootDomain);
     const domain = primaryDomain(input.name, spec, this.deps.config.rootDomain);
-    const taken = (await this.repo.holdersOf(domains.map((d) => d.domain))).filter((h) => h.app_id !== appId);
-    if (taken.length) throw new AppError('domain_taken', `Domain ${taken[0]!.domain} is already used by another app`, { details: { domain: taken[0]!.domain } });
-    await this.checkQuota(orgId, appId, spec);
+    this.checkDomainShapes(input, domains);
 
     let webhookSecretCt = existing?.webhook_secret ?? null;
     let webhookSecret: string | null = null;
@@ -87,6 +88,11 @@ export class DeployService {
     const deploymentId = newId('dep');
     try {
       await this.deployments.enqueue(async (tx, queue) => {
+        // What other apps hold and what the org uses are read in the transaction that writes, so two deploys
+        // cannot both pass on the same state (see takeWriteLock).
+        await takeWriteLock(tx);
+        await this.checkDomainHolders(tx, orgId, appId, domains.map((d) => d.domain));
+        await this.checkQuota(tx, orgId, appId, spec);
         await this.repo.upsertIn(tx, { app, isNew: !existing, domains });
         await queue(this.deployments.newRow(app, deploymentId, 'api'));
       });
@@ -151,9 +157,57 @@ export class DeployService {
     return { url: `${this.deps.config.publicApiUrl}/webhooks/github/${appId}`, secret, contentType: 'application/json' as const, events: [...WEBHOOK_EVENTS] };
   }
 
-  private async checkQuota(orgId: string, appId: string, spec: AppSpec): Promise<void> {
+  /**
+   * CONTRACT.md "Domains", the half the name alone decides (IP literals, localhost, single labels, too deep under
+   * ROOT_DOMAIN: 400 on the field that produced the name; the platform's own names: 409 domain_taken). Also refuses
+   * one domain named twice in the app.
+   */
+  private checkDomainShapes(input: DeployInput, domains: { service: string; domain: string }[]): void {
+    const field = (service: string, given: boolean): { key: string; label: string } => {
+      if (!input.services) return given ? { key: 'domain', label: 'domain' } : { key: 'name', label: 'the default domain (from name)' };
+      const i = input.services.findIndex((s) => s.name === service);
+      return { key: 'services', label: given ? `services[${i}].domain` : `the default domain of services[${i}]` };
+    };
+    const seen = new Set<string>();
+    for (const d of domains) {
+      const given = input.services ? !!input.services.find((s) => s.name === d.service)?.domain : !!input.domain;
+      const f = field(d.service, given);
+      if (seen.has(d.domain)) throw AppError.validation({ [f.key]: [`${f.label}: ${d.domain} is already a domain of another service of this app`] });
+      seen.add(d.domain);
+      const problem = domainShapeProblem(d.domain, this.deps.config);
+      if (problem?.code === 'validation') throw AppError.validation({ [f.key]: [`${f.label}: ${problem.message}`] }, `Domain ${d.domain} cannot be used`);
+      if (problem) throw new AppError('domain_taken', problem.message, { details: { domain: d.domain } });
+    }
+  }
+
+  /**
+   * 409 domain_taken for a domain any other app holds, or one inside or containing a domain another org holds.
+   * Runs in the transaction that stores the domains, after takeWriteLock; the domains primary key stays the
+   * arbiter of exact duplicates.
+   */
+  private async checkDomainHolders(tx: Db, orgId: string, appId: string, wanted: string[]): Promise<void> {
+    if (!wanted.length) return;
+    const exactOrParent = [...new Set(wanted.flatMap((d) => [d, ...parentsOf(d)]))];
+    const held: HeldDomain[] = await tx
+      .selectFrom('domains')
+      .innerJoin('apps', 'apps.id', 'domains.app_id')
+      .select(['domains.domain as domain', 'domains.app_id as app_id', 'apps.org_id as org_id'])
+      .where('domains.app_id', '!=', appId)
+      .where((eb) =>
+        eb.or([
+          eb('domains.domain', 'in', exactOrParent),
+          // Names under a wanted one: the last length(".d") characters are ".d" (no LIKE: no wildcards to escape).
+          ...wanted.map((d) => eb(sql<string>`substr(domains.domain, ${-(d.length + 1)})`, '=', `.${d}`)),
+        ]),
+      )
+      .execute();
+    const clash = conflictingHolder(wanted, held, { appId, orgId });
+    if (clash) throw new AppError('domain_taken', clash.message, { details: { domain: clash.domain } });
+  }
+
+  private async checkQuota(tx: Db, orgId: string, appId: string, spec: AppSpec): Promise<void> {
     const q = this.deps.config.quota;
-    const others = (await this.repo.listForOrg(orgId)).filter((a) => a.id !== appId);
+    const others = await tx.selectFrom('apps').select(['id', 'spec']).where('org_id', '=', orgId).where('id', '!=', appId).execute();
     const used = others.reduce(
       (t, a) => {
         const s = totals(JSON.parse(a.spec) as AppSpec);
@@ -168,4 +222,14 @@ export class DeployService {
     if (used.memory + mine.memory > q.maxMemoryMb) over.push(`memory: ${used.memory + mine.memory} > ${q.maxMemoryMb} MB`);
     if (over.length) throw new AppError('quota_exceeded', `Org quota exceeded (${over.join('; ')})`, { details: { apps: q.maxApps, cpu: q.maxCpu, memoryMb: q.maxMemoryMb } });
   }
+}
+
+/**
+ * Kysely's SQLite driver opens transactions with a deferred BEGIN, which takes SQLite's write lock only at the first
+ * write. A write that changes nothing takes it now (BEGIN IMMEDIATE's effect): until commit no other connection can
+ * write, so the reads that follow decide on the state the writes will land on. Inside this process Kysely's single
+ * connection already runs one transaction at a time; this makes it hold for any other connection too.
+ */
+async function takeWriteLock(tx: Db): Promise<void> {
+  await sql`update apps set id = id where 0`.execute(tx);
 }

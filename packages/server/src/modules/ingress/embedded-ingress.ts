@@ -5,6 +5,11 @@
 // A route may list several targets (replicas). Requests rotate over them; a target that fails before answering is
 // marked down for failDurationMs (see TargetRotation), and a request that can safely be sent again goes on to the
 // next target, so a dead replica costs clients nothing.
+//
+// Slow clients and noisy neighbours: the server's header, request and keep-alive timeouts are set; an upgraded
+// socket (a WebSocket) with no traffic either way for upgradeIdleTimeoutMs is closed, both sides; and one client
+// address (an IPv6 client by its /64) holds at most maxConnectionsPerClient connections at once: one more is
+// answered 429 rate_limited (the ingress's JSON shape) and closed.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
@@ -37,7 +42,27 @@ export interface EmbeddedIngressOptions {
   failDurationMs?: number;
   /** A target that has not accepted the TCP connection by then counts as failed. Default 3 s, as Caddy's dial. */
   connectTimeoutMs?: number;
+  /** An upgraded connection (WebSocket) with no traffic either way for this long is closed. Default 10 minutes. */
+  upgradeIdleTimeoutMs?: number;
+  /** Connections one client address (IPv6: its /64) may hold open at once; more are answered 429. Default 256. */
+  maxConnectionsPerClient?: number;
+  /** A request's headers must arrive within this (else the connection is cut). Default 20 s. */
+  headersTimeoutMs?: number;
+  /** A whole request (headers and body) must arrive within this (else 408). Default 5 minutes. */
+  requestTimeoutMs?: number;
+  /** A kept-alive connection idle between requests this long is closed. Default 5 s. */
+  keepAliveTimeoutMs?: number;
 }
+
+export const DEFAULT_UPGRADE_IDLE_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A connection over the per-client cap that sends no request is cut after this. */
+const REFUSED_GRACE_MS = 2_000;
+
+export const TOO_MANY_CONNECTIONS_BODY = JSON.stringify({ error: 'rate_limited', message: 'Too many connections from this client' });
 
 export interface EmbeddedIngress extends Ingress {
   readonly kind: 'embedded';
@@ -110,12 +135,39 @@ function agentFor(socket: net.Socket): http.Agent {
   return agent;
 }
 
-function rawResponse(status: number, body: string): string {
+function rawResponse(status: number, body: string, extra = ''): string {
   const reason = http.STATUS_CODES[status] ?? '';
   return (
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n${extra}` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   );
+}
+
+/** The eight groups of an IPv6 address (a trailing dotted quad becomes two); null when it does not parse. */
+function ipv6Groups(addr: string): string[] | null {
+  let s = addr.toLowerCase().replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    s = `${s.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 0) return null;
+  return [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) => parseInt(g || '0', 16).toString(16));
+}
+
+/** Whom a connection counts against: its IPv4 address (IPv4-mapped IPv6 included), or the /64 of an IPv6 one. */
+export function clientKeyOf(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!net.isIPv6(address)) return address;
+  const groups = ipv6Groups(address);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : address;
 }
 
 export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIngress {
@@ -123,6 +175,11 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
   const graceMs = opts.shutdownGraceMs ?? 5_000;
   const failDurationMs = opts.failDurationMs ?? DEFAULT_FAIL_DURATION_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const upgradeIdleMs = opts.upgradeIdleTimeoutMs ?? DEFAULT_UPGRADE_IDLE_TIMEOUT_MS;
+  const maxPerClient = opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Node refuses a header timeout longer than the request timeout.
+  const headersTimeout = Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
   let table = new Map<string, TargetRotation>();
   let boundPort = opts.port;
 
@@ -150,8 +207,38 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
   });
 
   const upgraded = new Set<Duplex>();
-  const server = http.createServer((req, res) => onRequest(req, res));
+  const server = http.createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // How often Node looks for connections past those timeouts (its default, 30 s, would let them run long).
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => onRequest(req, res),
+  );
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head));
+
+  // Open connections per client key; a key goes with its last connection, so the map holds only open ones.
+  const perClient = new Map<string, number>();
+  /** Connections beyond their client's cap: each is answered 429 at its first request, then closed. */
+  const refused = new WeakSet<object>();
+  server.on('connection', (socket: net.Socket) => {
+    const key = clientKeyOf(socket.remoteAddress);
+    const open = (perClient.get(key) ?? 0) + 1;
+    perClient.set(key, open);
+    socket.once('close', () => {
+      const left = (perClient.get(key) ?? 1) - 1;
+      if (left > 0) perClient.set(key, left);
+      else perClient.delete(key);
+    });
+    if (open > maxPerClient) {
+      refused.add(socket);
+      const cut = setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+      socket.once('close', () => clearTimeout(cut));
+      log?.warn({ client: key, open, max: maxPerClient }, 'too many connections from one client; refusing');
+    }
+  });
 
   /** The targets this request tries, in order (see TargetRotation.order), or the answer when no app takes it. */
   function lookup(req: http.IncomingMessage): { status: 404 | 503; body: string } | { domain: string; targets: RouteTarget[] } {
@@ -177,6 +264,11 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
   }
 
   function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (refused.has(req.socket)) {
+      const length = String(Buffer.byteLength(TOO_MANY_CONNECTIONS_BODY));
+      res.writeHead(429, { ...JSON_HEADERS, 'content-length': length, 'retry-after': '1', connection: 'close' }).end(TOO_MANY_CONNECTIONS_BODY);
+      return;
+    }
     const found = lookup(req);
     if ('status' in found) {
       res.writeHead(found.status, JSON_HEADERS).end(found.body);
@@ -233,6 +325,10 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
 
   function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => log?.debug({ err }, 'upgraded client socket error'));
+    if (refused.has(socket)) {
+      socket.end(rawResponse(429, TOO_MANY_CONNECTIONS_BODY, 'retry-after: 1\r\n'));
+      return;
+    }
     const found = lookup(req);
     if ('status' in found) {
       socket.end(rawResponse(found.status, found.body));
@@ -249,7 +345,22 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
           log?.warn({ err: (err as Error).message, host: req.headers.host, target: upstream.target }, 'websocket target failed');
           socket.destroy();
         });
+        closeWhenIdle(socket, upstream.socket);
       }
+    });
+  }
+
+  /**
+   * Every byte between client and app passes through the client socket (read from it, or written to it), so its
+   * idle timer sees traffic either way. Set after proxy.ws, which clears socket timeouts.
+   */
+  function closeWhenIdle(client: Duplex, upstream: net.Socket): void {
+    const socket = client as Partial<net.Socket>;
+    if (typeof socket.setTimeout !== 'function') return;
+    socket.setTimeout(upgradeIdleMs, () => {
+      log?.info({ idleMs: upgradeIdleMs }, 'closing an idle upgraded connection');
+      client.destroy();
+      upstream.destroy();
     });
   }
 

@@ -1,6 +1,8 @@
-// Housekeeping that runs inside the server: on start and then daily it prunes old webhook deliveries and, when the
-// vault holds more than one data-key term (an operator's or the vault's automatic rotation), kicks re-encryption.
+// Housekeeping that runs inside the server: on start and then daily it prunes old webhook deliveries, expired
+// sessions and refresh tokens and, when the vault holds more than one data-key term (an operator's or the vault's
+// automatic rotation), kicks re-encryption.
 import type { Deps } from '../../deps.js';
+import { pruneExpiredSessions } from '../auth/auth.service.js';
 import type { ReencryptJob } from '../vault/reencrypt-job.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -53,6 +55,11 @@ export class Maintenance {
     return Number(r.numDeletedRows);
   }
 
+  /** Deletes expired sessions and refresh tokens, and sessions revoked over a week ago (auth.service.ts). */
+  pruneSessions(): Promise<{ sessions: number; refreshTokens: number }> {
+    return pruneExpiredSessions(this.deps.db, this.deps.clock.now());
+  }
+
   private tick(): void {
     if (this.inFlight) return;
     this.inFlight = this.round().finally(() => {
@@ -67,6 +74,12 @@ export class Maintenance {
       if (pruned > 0) log.info({ pruned }, 'pruned old webhook deliveries');
     } catch (error) {
       log.error({ err: error }, 'pruning webhook deliveries failed');
+    }
+    try {
+      const pruned = await this.pruneSessions();
+      if (pruned.sessions + pruned.refreshTokens > 0) log.info(pruned, 'pruned expired sessions and refresh tokens');
+    } catch (error) {
+      log.error({ err: error }, 'pruning sessions failed');
     }
     try {
       const status = vault.status();

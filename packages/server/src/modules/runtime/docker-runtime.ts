@@ -1,7 +1,7 @@
 // The runtime on one Docker engine: each replica is a container on the app's private bridge network, published on
 // 127.0.0.1. It follows the engine's event stream (reconnecting with back-off, announcing a resync after any gap)
 // and keeps, per container, whether it has answered since its latest start: only those are endpoints.
-import { DockerError, LABELS, type ContainerInfo, type DockerDriver, type EngineEvent, type Labels } from '@cynchro/docker-driver';
+import { DockerError, isImageId, LABELS, type ContainerInfo, type DockerDriver, type EngineEvent, type Labels } from '@cynchro/docker-driver';
 import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import { step } from '../../lib/step-timeout.js';
@@ -78,7 +78,8 @@ export class DockerRuntime implements AppRuntime {
         signal: req.signal,
         timeoutMs: req.timeoutMs,
       })
-      .then((b) => ({ image: b.tag, commitSha: b.commitSha }));
+      // Run by the id this build answered, never by its tag: nothing anyone tags later can stand in for it.
+      .then((b) => ({ image: b.imageId, commitSha: b.commitSha }));
   }
 
   async ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<void> {
@@ -225,7 +226,9 @@ export class DockerRuntime implements AppRuntime {
     };
     return this.docker.runContainer({
       name: containerName(release, svc.name, index),
-      image: svc.image,
+      // An image the platform built runs by the id recorded for this org's deployment (the driver still checks the
+      // image's org label); a tenant's image by its name (refused at /deploy if it is an id).
+      ...(isImageId(svc.image) ? { image: builtImageTag(release.appId, release.deploymentId, svc.name), imageId: svc.image } : { image: svc.image }),
       ...(svc.command ? { command: svc.command } : {}),
       env: svc.env,
       ...(svc.port !== undefined ? { port: svc.port } : {}),

@@ -43,7 +43,11 @@ const WebhookResultSchema = {
       enum: ['queued', 'coalesced', 'duplicate'],
       description: '`queued`: a new deployment; `coalesced`: the commit was already queued or building; `duplicate`: a redelivery of a delivery already acted on',
     },
-    reason: { type: 'string', description: 'Why nothing was queued (another branch, a tag, a deletion, an ignored event, an image app)' },
+    reason: {
+      type: 'string',
+      description:
+        'Why nothing was queued (another branch, a tag, a deletion, an ignored event, an image app); `stale_push` when `after` is no longer the head of the branch on the repository (a replayed or overtaken push)',
+    },
   },
 } as const;
 
@@ -57,7 +61,10 @@ export const webhooksOpenApi = {
         'A missing, malformed or wrong signature and an unknown app both answer 401 `invalid_signature`, and nothing happens. ' +
         '`ping` answers 200. A `push` to `refs/heads/<the app branch>` queues one deployment of the pushed commit (`after`) and answers at once; ' +
         'pushes to other branches, tag pushes, branch deletions and other events answer 200 with `queued: false` and a `reason`. ' +
-        'The same `X-GitHub-Delivery` twice queues one deployment; a commit already queued or building is joined. While the vault is sealed: 503 `sealed`.',
+        'The same `X-GitHub-Delivery` twice queues one deployment; a commit already queued or building is joined. ' +
+        'Before queueing, the repository is asked where the branch points (`git ls-remote`, with the app\'s repo token): a push whose `after` is no longer the head ' +
+        '(a replayed delivery, or one overtaken by a newer push) answers 200 with `queued: false` and reason `stale_push`; when the repository cannot be asked, 503 `unavailable` and nothing is queued. ' +
+        'Verified deliveries are limited per app (`WEBHOOK_RATE_LIMIT` a minute, default 30; beyond: 429 `rate_limited` with `Retry-After`). While the vault is sealed: 503 `sealed`.',
       parameters: [
         { name: 'appId', in: 'path', required: true, schema: { type: 'string' } },
         { name: 'X-Hub-Signature-256', in: 'header', required: true, schema: { type: 'string', pattern: '^sha256=[0-9a-f]{64}$' } },
@@ -75,7 +82,7 @@ export const webhooksOpenApi = {
       },
       responses: {
         '200': { description: 'Verified and handled (queued or ignored)', content: { 'application/json': { schema: WebhookResultSchema } } },
-        ...errorResponses(['validation', 'invalid_signature', 'payload_too_large', 'unsupported_media_type', 'sealed']),
+        ...errorResponses(['validation', 'invalid_signature', 'payload_too_large', 'unsupported_media_type', 'rate_limited', 'sealed', 'unavailable']),
       },
     },
   },

@@ -1,9 +1,16 @@
 // GitHub push-to-deploy. A delivery is trusted only after its X-Hub-Signature-256 (HMAC-SHA256 over the exact raw
 // body with the app's webhook secret) verifies in constant time; until then nothing is parsed, queued or logged
 // beyond the app id, and an unknown app answers exactly like a wrong signature.
+//
+// A signature proves who sent a payload, not when: a captured delivery stays valid forever. So a push builds its
+// `after` only while that commit is still the branch head on the remote (asked with `git ls-remote` before queueing);
+// a replay of an older push answers `queued: false`, reason `stale_push`. Verified deliveries are also limited per
+// app (WEBHOOK_RATE_LIMIT a minute), so a replayed delivery cannot keep the control plane asking the remote.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DockerError } from '@cynchro/docker-driver';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors/app-error.js';
+import { RateLimiter } from '../../http/rate-limiter.js';
 import type { AppSpec } from '../apps/app-spec.js';
 import { AppsRepo, type QueueGuard, type QueuedDeployment } from '../apps/apps.repo.js';
 import type { AppsTable } from '../apps/apps.tables.js';
@@ -15,6 +22,12 @@ const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
 const SHA = /^[0-9a-f]{40}$/i;
 const ZERO_SHA = /^0+$/;
 const MAX_DELIVERY_ID = 200;
+/** Apps whose recent deliveries are remembered at once (the least recently seen goes first beyond this). */
+const MAX_LIMITED_APPS = 10_000;
+/** GitHub gives a delivery 10 s to be answered; asking the remote must fit well inside. */
+export const REMOTE_HEAD_TIMEOUT_MS = 8_000;
+/** The `reason` of a push whose `after` is no longer the branch head (a replay, or a push overtaken by another). */
+export const STALE_PUSH = 'stale_push';
 
 /** Parses `sha256=<64 hex>`; anything else (absent, repeated, another algorithm, wrong length) is malformed. */
 export function parseSignatureHeader(header: string | string[] | undefined): Buffer | null {
@@ -53,7 +66,7 @@ export interface WebhookResult {
   deploymentId?: string;
   commitSha?: string;
   outcome?: QueuedDeployment['outcome'];
-  /** Why nothing was queued. */
+  /** Why nothing was queued (`stale_push`: `after` is no longer the head of the branch). */
   reason?: string;
 }
 
@@ -67,13 +80,17 @@ export class WebhooksService {
   private readonly repo: AppsRepo;
   /** Verifies requests for unknown apps too, so they take as long as a wrong signature for a real one. */
   private readonly decoySecret = randomBytes(32).toString('hex');
+  /** Keyed by app id, and only for verified deliveries: unknown ids and bad signatures never take a key. */
+  private readonly limiter: RateLimiter;
 
   constructor(
-    private readonly deps: Pick<Deps, 'db' | 'clock' | 'log'>,
+    private readonly deps: Pick<Deps, 'db' | 'clock' | 'log' | 'config' | 'git'>,
     private readonly vault: VaultService,
     private readonly deploy: DeployService,
   ) {
     this.repo = new AppsRepo(deps.db);
+    // WEBHOOK_RATE_LIMIT verified deliveries per app per minute; more answer 429 rate_limited with Retry-After.
+    this.limiter = new RateLimiter(deps.config.webhookRateLimit, 60_000, MAX_LIMITED_APPS);
   }
 
   async handle(d: WebhookDelivery): Promise<WebhookResult> {
@@ -83,6 +100,8 @@ export class WebhooksService {
     const secret = app?.webhook_secret ? this.vault.decrypt(AAD.webhookSecret(app.org_id, app.id), app.webhook_secret) : this.decoySecret;
     const valid = verifyGithubSignature(secret, d.rawBody, d.signature);
     if (!app?.webhook_secret || !valid) throw new AppError('invalid_signature', 'Missing or invalid X-Hub-Signature-256');
+    const wait = this.limiter.hit(app.id, this.deps.clock.now().getTime());
+    if (wait > 0) throw new AppError('rate_limited', 'Too many deliveries for this app; retry later', { retryAfter: wait });
 
     const event = typeof d.event === 'string' ? d.event.trim() : '';
     const result = await this.dispatch(app, event, d);
@@ -109,6 +128,11 @@ export class WebhooksService {
     const commitSha = payload.after.toLowerCase();
     const deliveryId = typeof d.deliveryId === 'string' && d.deliveryId.trim() ? d.deliveryId.trim() : null;
     if (deliveryId && deliveryId.length > MAX_DELIVERY_ID) throw AppError.validation({ 'X-GitHub-Delivery': [`at most ${MAX_DELIVERY_ID} characters`] });
+    // A redelivery of a delivery already acted on answers its deployment, whatever the branch head is now.
+    const seen = deliveryId ? await this.seenDelivery(app.id, deliveryId) : undefined;
+    if (seen) return { ok: true, event, queued: true, deploymentId: seen, commitSha, outcome: 'duplicate' };
+    const head = await this.branchHead(app, spec.repo);
+    if (head !== commitSha) return { ok: true, event, queued: false, commitSha, reason: STALE_PUSH };
     const r = await this.deploy
       .queueDeployment(app, { trigger: 'webhook', commitSha, guard: this.guard(app.id, deliveryId, event, commitSha) })
       .catch((e: unknown) => {
@@ -116,6 +140,33 @@ export class WebhooksService {
         throw e instanceof AppError && e.code === 'app_not_found' ? new AppError('invalid_signature', 'Missing or invalid X-Hub-Signature-256') : e;
       });
     return { ok: true, event, queued: true, deploymentId: r.deploymentId, commitSha, outcome: r.outcome };
+  }
+
+  private async seenDelivery(appId: string, deliveryId: string): Promise<string | undefined> {
+    const row = await this.deps.db.selectFrom('webhook_deliveries').select('deployment_id').where('app_id', '=', appId).where('delivery_id', '=', deliveryId).executeTakeFirst();
+    return row?.deployment_id;
+  }
+
+  /**
+   * Where the app's branch points on the remote now (null: the branch is gone), with the app's stored repo token.
+   * When the remote cannot say, nothing is queued: 503 unavailable, so GitHub shows a failed delivery to redeliver.
+   */
+  private async branchHead(app: AppsTable, repo: NonNullable<AppSpec['repo']>): Promise<string | null> {
+    const token = repo.token ? this.vault.decrypt(AAD.repoToken(app.org_id, app.id), repo.token) : undefined;
+    try {
+      const head = await this.deps.git.remoteHead({
+        repoUrl: repo.url,
+        branch: repo.branch,
+        ...(token ? { token } : {}),
+        allowHosts: this.deps.config.gitAllowHosts,
+        timeoutMs: REMOTE_HEAD_TIMEOUT_MS,
+      });
+      return head?.toLowerCase() ?? null;
+    } catch (e) {
+      if (!(e instanceof DockerError)) throw e;
+      this.deps.log.warn({ appId: app.id, err: e.message }, 'github webhook: cannot read the branch head');
+      throw new AppError('unavailable', `Cannot confirm that the pushed commit is the head of ${repo.branch} (${e.message}); nothing was queued, redeliver once the repository answers`);
+    }
   }
 
   /** Redelivery (same delivery id) answers the original deployment; the same commit joins one queued/building. */
