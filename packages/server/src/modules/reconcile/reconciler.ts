@@ -64,7 +64,7 @@ export class Reconciler {
     private readonly d: ReconcilerDeps,
     opts: ReconcilerOptions = {},
   ) {
-    this.o = { intervalMs: opts.intervalMs ?? d.config.reconcileIntervalS * 1000, settleMs: opts.settleMs ?? 1000, failAfter: opts.failAfter ?? 3, failWindowMs: opts.failWindowMs ?? 60_000 };
+    this.o = { intervalMs: opts.intervalMs ?? d.config.reconcileIntervalS * 1000, settleMs: opts.settleMs ?? 300, failAfter: opts.failAfter ?? 3, failWindowMs: opts.failWindowMs ?? 60_000 };
   }
 
   /** The first pass, before the ingress answers anyone: jobs cut off by a restart end, leftovers go, routes are rebuilt. */
