@@ -31,6 +31,7 @@ import {
   type RouteTarget,
 } from './ingress.js';
 import { TargetRotation } from './target-rotation.js';
+import { clientKey } from '../../lib/client-key.js';
 
 export interface EmbeddedIngressOptions {
   port: number;
@@ -143,31 +144,9 @@ function rawResponse(status: number, body: string, extra = ''): string {
   );
 }
 
-/** The eight groups of an IPv6 address (a trailing dotted quad becomes two); null when it does not parse. */
-function ipv6Groups(addr: string): string[] | null {
-  let s = addr.toLowerCase().replace(/%.*$/, '');
-  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (quad) {
-    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 0) return null;
-  return [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) => parseInt(g || '0', 16).toString(16));
-}
-
-/** Whom a connection counts against: its IPv4 address (IPv4-mapped IPv6 included), or the /64 of an IPv6 one. */
+/** Whom a connection counts against (see lib/client-key.ts). */
 export function clientKeyOf(address: string | undefined): string {
-  if (!address) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!net.isIPv6(address)) return address;
-  const groups = ipv6Groups(address);
-  return groups ? `${groups.slice(0, 4).join(':')}::/64` : address;
+  return address ? clientKey(address) : 'unknown';
 }
 
 export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIngress {
