@@ -6,8 +6,6 @@ import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/
 import { parseSignatureHeader, signGithubPayload, verifyGithubSignature } from '../src/modules/webhooks/webhooks.service.js';
 import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
 import { builtImageTag } from '../src/modules/runtime/names.js';
-import { Semaphore } from '../src/modules/worker/semaphore.js';
-import { Canceled } from '../src/lib/step-timeout.js';
 import { deliver, rewritten, sha, sign, type Delivery } from './github-webhooks.js';
 import { settle as settleVia } from './wait.js';
 import { startHarness, type Harness } from './harness.js';
@@ -30,29 +28,6 @@ describe('the signature check', () => {
       expect(parseSignatureHeader(bad), String(bad)).toBeNull();
       expect(verifyGithubSignature(secret, 'Hello, World!', bad), String(bad)).toBe(false);
     }
-  });
-});
-
-describe('the build semaphore', () => {
-  it('holds the limit, hands the slot to the next waiter, and lets a canceled waiter go', async () => {
-    const s = new Semaphore(1);
-    const first = await s.acquire();
-    expect(s.busy).toBe(true);
-    let secondHeld = false;
-    const second = s.acquire().then((r) => ((secondHeld = true), r));
-    const ac = new AbortController();
-    const third = s.acquire(ac.signal);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(secondHeld).toBe(false);
-    ac.abort();
-    await expect(third).rejects.toBeInstanceOf(Canceled);
-    first();
-    first(); // idempotent
-    const release2 = await second;
-    expect(s.inUse).toBe(1);
-    release2();
-    expect(s.inUse).toBe(0);
-    expect(s.busy).toBe(false);
   });
 });
 

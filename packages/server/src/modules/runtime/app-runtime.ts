@@ -55,7 +55,11 @@ export interface Replica {
 export type RuntimeEvent =
   /** A replica answers after a (re)start: route it. */
   | { type: 'replica-up'; appId: string; deploymentId: string; replicaId: string }
-  /** A replica stopped serving (died, was killed, stopped or removed): unroute it at once, then repair. */
+  /**
+   * A replica stopped serving: unroute it at once, then repair. `action` is `die` for a crash (the app exited by
+   * itself), `oom` when the kernel killed it for memory, `killed` when a kill signal came first (docker kill, stop,
+   * restart, rm -f), or the engine's action otherwise (stop, destroy, …).
+   */
   | { type: 'replica-down'; appId: string; deploymentId: string; replicaId: string; action: string; exitCode?: number }
   /** The runtime lost sight of the engine and is back: anything may have happened meanwhile. */
   | { type: 'resync' }

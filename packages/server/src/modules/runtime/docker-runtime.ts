@@ -41,6 +41,8 @@ export class DockerRuntime implements AppRuntime {
   /** Container id → when it was last seen answering (ms). A start event newer than that makes it unproven again. */
   private readonly healthyAt = new Map<string, number>();
   private readonly probing = new Map<string, AbortController>();
+  /** When a container last got a kill signal: its next death is a kill, not a crash. */
+  private readonly killedAt = new Map<string, number>();
   private follow: AbortController | undefined;
   private following: Promise<void> | undefined;
   private engineDown = false;
@@ -306,11 +308,16 @@ export class DockerRuntime implements AppRuntime {
       return;
     }
     if (DOWN_ACTIONS.has(e.action)) {
+      if (e.action === 'kill') this.killedAt.set(e.containerId, e.time);
       const wasHealthy = this.healthyAt.delete(e.containerId);
       this.probing.get(e.containerId)?.abort();
       this.probing.delete(e.containerId);
+      // A death that follows a kill (docker kill, stop, restart, rm -f, ours or an operator's) is not the app
+      // failing: it is announced as `killed`, which never counts toward a crash loop.
+      const killed = e.action === 'die' && e.time - (this.killedAt.get(e.containerId) ?? -Infinity) < 15_000;
+      if (e.action === 'die' || e.action === 'destroy') this.killedAt.delete(e.containerId);
       if (wasHealthy || e.action === 'destroy' || e.action === 'die')
-        this.emit({ type: 'replica-down', appId, deploymentId, replicaId: e.containerId, action: e.action, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) });
+        this.emit({ type: 'replica-down', appId, deploymentId, replicaId: e.containerId, action: killed ? 'killed' : e.action, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) });
     }
   }
 

@@ -1,0 +1,55 @@
+// What the runtime reports when replicas go down, from the engine's events (fake engine: the same event sequences
+// as dockerd, per the driver's contract suite).
+import { createFakeDockerDriver, LABELS } from '@cynchro/docker-driver';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppEvents } from '../../lib/app-events.js';
+import type { RuntimeEvent } from './app-runtime.js';
+import { DockerRuntime } from './docker-runtime.js';
+
+const runtimes: DockerRuntime[] = [];
+afterEach(async () => {
+  for (const r of runtimes.splice(0)) await r.stop();
+});
+
+async function setup() {
+  const docker = createFakeDockerDriver();
+  docker.addImage('acme/web:1');
+  const events = new AppEvents();
+  const seen: RuntimeEvent[] = [];
+  events.on('runtime', (e) => seen.push(e));
+  const runtime = new DockerRuntime({ docker, events, log: pino({ level: 'silent' }), reconnectMinMs: 5 });
+  runtimes.push(runtime);
+  await runtime.start();
+  const release = { appId: 'app_1', orgId: 'org_1', deploymentId: 'dep_1', services: [{ name: 'web', image: 'acme/web:1', env: {}, secretFiles: {}, port: 80, cpu: 0.25, memoryMb: 64, volumes: [], replicas: 1, dependsOn: [] }] };
+  await runtime.startRelease(release, { signal: new AbortController().signal, log: async () => {}, startMs: 5000, healthMs: 5000 });
+  const [c] = await docker.listContainers({ [LABELS.app]: 'app_1' });
+  const downs = () => seen.filter((e): e is Extract<RuntimeEvent, { type: 'replica-down' }> => e.type === 'replica-down');
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(what()).toBe(true);
+  };
+  return { docker, runtime, id: c!.id, downs, until };
+}
+
+describe('DockerRuntime replica-down reports', () => {
+  it('a crash is a death (`die`, with its exit code); a kill is not (`killed`), so operators never make a crash loop', async () => {
+    const t = await setup();
+    t.docker.crashLoop(t.id, 3);
+    await t.until(() => t.downs().some((e) => e.action === 'die'));
+    expect(t.downs().find((e) => e.action === 'die')).toMatchObject({ replicaId: t.id, exitCode: 3, appId: 'app_1', deploymentId: 'dep_1' });
+    t.docker.recover(t.id);
+  });
+
+  it('docker kill, docker restart and docker rm -f are reported as killed (or destroyed), never as die', async () => {
+    const t = await setup();
+    t.docker.kill(t.id);
+    await t.until(() => t.downs().length >= 1);
+    await t.docker.startContainer(t.id);
+    t.docker.restartExternally(t.id);
+    t.docker.removeExternally(t.id);
+    await t.until(() => t.downs().some((e) => e.action === 'destroy'));
+    expect(t.downs().map((e) => e.action)).not.toContain('die');
+    expect(t.downs().some((e) => e.action === 'killed')).toBe(true);
+  });
+});
