@@ -1,32 +1,21 @@
 // pnpm bench:deploy — (1) time from POST /deploy to the first 200 through the embedded ingress, against
 // `docker run` + polling the published port, same local image, alternating rounds in one run; (2) live log
 // latency: engine timestamp of a line printed in the container → its arrival at a WebSocket client, p50/p99.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
-import { buildBusybox, runLabels } from '@cynchro/docker-driver/testing';
+import { createDockerodeDriver } from '@cynchro/docker-driver';
+import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { loadConfig } from '../src/config.js';
 import { createRuntime } from '../src/runtime.js';
-import { freePort, get } from './bench-helpers.js';
+import { freePort, get, run } from './bench-helpers.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LOG_LINES = Number(process.env.BENCH_LOG_LINES ?? 400);
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${args.join(' ')}: ${err}`))));
-  });
-}
 
 async function until200(port: number, host: string): Promise<void> {
   for (;;) {
@@ -43,7 +32,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 const docker = createDockerodeDriver();
-const labels = runLabels();
+// No org label: an image labelled with an org runs only for that org; the run label finds it for cleanup.
+const labels = imageLabels();
 const image = await buildBusybox(docker, labels, `RUN ["/bin/mkdir","-p","/www"]\nCMD ["sh","-c","echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"]`);
 const ticker = await buildBusybox(docker, labels, `RUN ["/bin/mkdir","-p","/www"]\nCMD ["sh","-c","httpd -p 8080 -h /www; while true; do echo tick; usleep 10000; done"]`);
 
@@ -58,7 +48,7 @@ const auth = { authorization: `Bearer ${reg.accessToken}`, 'content-type': 'appl
 
 async function viaDockerRun(i: number): Promise<number> {
   const t0 = performance.now();
-  const id = await run('docker', ['run', '-d', '--label', `${LABELS.org}=${labels[LABELS.org]}`, '--name', `bench-run-${process.pid}-${i}`, '-p', '127.0.0.1::8080', image]);
+  const id = await run('docker', ['run', '-d', '--label', `cloud.cynchro.test-run=${labels['cloud.cynchro.test-run']}`, '--name', `bench-run-${process.pid}-${i}`, '-p', '127.0.0.1::8080', image]);
   const port = Number((await run('docker', ['port', id, '8080/tcp'])).split('\n')[0]!.split(':').pop());
   await until200(port, 'localhost');
   const ms = performance.now() - t0;
@@ -117,6 +107,6 @@ console.log(`log stream latency over ${steady.length} lines: p50 ${pct(steady, 5
 
 await fetch(`${api}/apps/${t.appId}`, { method: 'DELETE', headers: { authorization: auth.authorization } });
 await rt.close();
-await docker.removeByLabels({ [LABELS.org]: labels[LABELS.org] });
+await docker.removeByLabels(labels);
 fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);

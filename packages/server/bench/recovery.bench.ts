@@ -10,7 +10,6 @@
 //
 // No engine restart here: restarting dockerd disturbs every container on the machine and has its own test
 // (test/engine-restart.docker.test.ts); this bench only faults its own app's container.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -21,7 +20,7 @@ import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
 import { buildBusybox, exec } from '@cynchro/docker-driver/testing';
 import { loadConfig } from '../src/config.js';
 import { createRuntime } from '../src/runtime.js';
-import { freePort, get } from './bench-helpers.js';
+import { freePort, get, run } from './bench-helpers.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const POLL_MS = 20;
@@ -50,16 +49,6 @@ function engine(method: string, p: string): Promise<void> {
   });
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${cmd} ${args.join(' ')}: ${err}`))));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
