@@ -39,6 +39,8 @@ const EnvSchema = z.object({
   RECONCILE_INTERVAL_S: z.coerce.number().positive().max(86_400).default(15),
   // Verified GitHub deliveries per app per minute (beyond CONTRACT.md); more answer 429 rate_limited.
   WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(30),
+  // Team orgs one person may own (beyond CONTRACT.md): every org has its own quotas.
+  MAX_ORGS_PER_USER: z.coerce.number().int().min(0).max(10_000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Comma-separated proxy addresses whose X-Forwarded-For is believed (beyond CONTRACT.md; empty = trust none).
   TRUST_PROXY: csv,
@@ -64,6 +66,8 @@ export interface Config {
   reconcileIntervalS: number;
   /** Verified webhook deliveries allowed per app per minute. */
   webhookRateLimit: number;
+  /** Team orgs one person may own (each has its own quotas). */
+  maxOwnedOrgs: number;
 }
 
 export class ConfigError extends Error {}
@@ -94,5 +98,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     reconcileIntervalS: e.RECONCILE_INTERVAL_S,
     webhookRateLimit: e.WEBHOOK_RATE_LIMIT,
+    maxOwnedOrgs: e.MAX_ORGS_PER_USER,
   };
 }

@@ -6,7 +6,10 @@ import { AppLocks } from './lib/app-locks.js';
 import { AppsRepo } from './modules/apps/apps.repo.js';
 import { AppsService } from './modules/apps/apps.service.js';
 import type { AppSpec } from './modules/apps/app-spec.js';
+import { AuditService } from './modules/audit/audit.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
+import { OrgsService } from './modules/orgs/orgs.service.js';
+import { TokensService } from './modules/tokens/tokens.service.js';
 import { DeployService } from './modules/deploy/deploy.service.js';
 import { DeploymentsService } from './modules/deployments/deployments.service.js';
 import { Maintenance } from './modules/maintenance/maintenance.js';
@@ -31,7 +34,13 @@ export interface ServicesOptions {
 }
 
 export interface Services {
+  /** Orgs, memberships and invitations. */
+  orgs: OrgsService;
+  /** API tokens (CI and scripts). */
+  tokens: TokensService;
   auth: AuthService;
+  /** The org audit trail and the operators' log. */
+  audit: AuditService;
   vault: VaultService;
   secrets: SecretsService;
   deployments: DeploymentsService;
@@ -49,6 +58,10 @@ export interface Services {
 
 export function createServices(deps: Deps, opts: ServicesOptions = {}): Services {
   const appsRepo = new AppsRepo(deps.db);
+  const audit = new AuditService(deps);
+  const orgs = new OrgsService(deps);
+  const tokens = new TokensService({ deps, orgs, appInOrg: async (orgId, appId) => !!(await appsRepo.findForOrg(orgId, appId)) });
+  const auth = new AuthService(deps, { orgs, tokens });
   const vault = new VaultService(deps);
   const secrets = new SecretsService(deps, vault, { belongsToOrg: async (orgId, appId) => !!(await appsRepo.findForOrg(orgId, appId)) });
   const deployments = new DeploymentsService(deps);
@@ -83,7 +96,10 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
   const deploy = new DeployService(deps, vault, secrets, deployments);
   const reencrypt = new ReencryptJob(deps);
   return {
-    auth: new AuthService(deps),
+    orgs,
+    tokens,
+    auth,
+    audit,
     vault,
     secrets,
     deployments,
@@ -92,7 +108,7 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
     reconciler,
     deploy,
     apps: new AppsService({ deps, vault, secrets, deploy, deployments, runtime: deps.runtime, routing, worker }),
-    webhooks: new WebhooksService(deps, vault, deploy),
+    webhooks: new WebhooksService(deps, vault, deploy, audit),
     reencrypt,
     maintenance: new Maintenance(deps, reencrypt),
   };

@@ -37,7 +37,7 @@ describe('register', () => {
     const member = await h.deps.db.selectFrom('org_members').selectAll().where('user_id', '=', r.body.user.id).execute();
     expect(member).toEqual([expect.objectContaining({ org_id: r.body.orgId, role: 'owner' })]);
     const me = await call('GET', '/auth/me', { token: r.body.accessToken });
-    expect(me.body).toEqual({ user: r.body.user, orgId: r.body.orgId });
+    expect(me.body).toEqual({ user: r.body.user, orgId: r.body.orgId, role: 'owner' });
   });
 
   it('refuses a duplicate email, whatever its case, with 409 email_taken', async () => {

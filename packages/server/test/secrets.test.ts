@@ -26,7 +26,7 @@ afterAll(async () => {
 const put = (u: TestUser, body: unknown) => call('POST', '/secrets', { token: u.accessToken, body });
 const get = (u: TestUser, path: string) => call('GET', path, { token: u.accessToken });
 const del = (u: TestUser, path: string) => call('DELETE', path, { token: u.accessToken });
-const authOf = (u: TestUser): AuthContext => ({ userId: u.userId, orgId: u.orgId, sessionId: 'ses_test', email: u.email });
+const authOf = (u: TestUser): AuthContext => ({ userId: u.userId, orgId: u.orgId, sessionId: 'ses_test', email: u.email, role: 'owner', tokenId: null, scopes: null, appId: null });
 
 async function withSealed<T>(fn: () => Promise<T>): Promise<T> {
   await call('POST', '/admin/seal', { token: admin.accessToken });

@@ -16,7 +16,7 @@ afterAll(async () => {
   await h.close();
 });
 
-const operator = { userId: 'usr_op', orgId: 'org_op', sessionId: 'ses_op', email: 'op@example.com' };
+const operator = { userId: 'usr_op', orgId: 'org_op', sessionId: 'ses_op', email: 'op@example.com', role: 'owner' as const, tokenId: null, scopes: null, appId: null };
 
 async function freshKeyring(): Promise<void> {
   await h.deps.vault.seal();

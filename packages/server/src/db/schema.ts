@@ -1,8 +1,12 @@
 // Table types for Kysely. These describe storage only: API contracts live in each module's *.schema.ts.
-import type { Generated } from 'kysely';
 import type { AppsTable, DeploymentLogsTable, DeploymentsTable, DomainsTable } from '../modules/apps/apps.tables.js';
 import type { WebhookDeliveriesTable } from '../modules/webhooks/webhooks.tables.js';
 import type { OperatorsTable } from '../modules/auth/operators.tables.js';
+import type { AuditLogTable } from '../modules/audit/audit.tables.js';
+import type { InvitationsTable, OrgMembersTable, OrgsTable } from '../modules/orgs/orgs.tables.js';
+import type { ApiTokensTable } from '../modules/tokens/tokens.tables.js';
+
+export type { OrgsTable, OrgMembersTable, AuditLogTable };
 
 export interface UsersTable {
   id: string;
@@ -12,18 +16,6 @@ export interface UsersTable {
   created_at: string;
 }
 
-export interface OrgsTable {
-  id: string;
-  name: string;
-  created_at: string;
-}
-
-export interface OrgMembersTable {
-  org_id: string;
-  user_id: string;
-  role: 'owner' | 'admin' | 'member';
-  created_at: string;
-}
 
 /** One login: a family of refresh tokens. Revoking it kills its access tokens at once. */
 export interface SessionsTable {
@@ -44,16 +36,6 @@ export interface RefreshTokensTable {
   expires_at: string;
   /** Set when rotated; presenting a rotated token again is reuse and revokes the family. */
   used_at: string | null;
-}
-
-export interface AuditLogTable {
-  id: Generated<number>;
-  at: string;
-  user_id: string | null;
-  org_id: string | null;
-  action: string;
-  outcome: string;
-  detail: string | null;
 }
 
 /** The vault's wrapped keyring: one row (id = 1), ciphertext under the master key; never key material. */
@@ -92,4 +74,6 @@ export interface Database {
   deployment_logs: DeploymentLogsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   operators: OperatorsTable;
+  invitations: InvitationsTable;
+  api_tokens: ApiTokensTable;
 }

@@ -156,6 +156,11 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
       }
     });
     rest.addHook('onSend', async (_request, reply, payload) => {
+      // A 204 (DELETE /tokens/{id}, …) has no body, whatever the procedure answered.
+      if (reply.statusCode === 204) {
+        reply.removeHeader('content-type');
+        return '';
+      }
       if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
       try {
         const parsed = JSON.parse(payload) as { data?: { appError?: ErrorBody }; error?: unknown };

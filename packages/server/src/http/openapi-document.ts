@@ -81,7 +81,7 @@ function fixResponses(responses: Record<string, unknown>, meta: Meta | undefined
   const status = meta?.successStatus ?? 200;
   if (status !== 200) {
     delete responses['200'];
-    responses[String(status)] = ok;
+    responses[String(status)] = status === 204 ? { description: 'No content' } : ok;
   }
   Object.assign(responses, errorResponses(meta?.errors ?? []));
 }

@@ -23,6 +23,10 @@ export interface EventMap {
   'app-status': [{ appId: string; status: string; reason: string | null }];
   /** What the runtime saw happen to replicas (normalised engine events). */
   runtime: [RuntimeEvent];
+  /** A membership changed (role null: the member left or was removed); sessions and tokens follow at once. */
+  membership: [{ orgId: string; userId: string; role: import('../modules/orgs/roles.js').Role | null }];
+  /** An API token was revoked: streams opened with it close. */
+  'token-revoked': [{ tokenId: string }];
   /** The vault has its keys again: work that waited for them may run. */
   'vault-unsealed': [];
 }

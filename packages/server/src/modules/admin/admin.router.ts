@@ -1,30 +1,12 @@
 import { z } from 'zod';
-import { toAppError } from '../../errors/to-app-error.js';
-import { adminProcedure, authedProcedure, operatorOnly, publicProcedure, router } from '../../trpc/trpc.js';
+import { procedure, router } from '../../trpc/trpc.js';
+import { AuditListInput, AuditPage } from '../audit/audit.schema.js';
 import { ClaimInput, ClaimResult, DataKeyStatus, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
 
 const tags = ['Admin'];
 
-/**
- * adminProcedure, plus an audit record when the operator gate (ADMIN_EMAILS and a claim) refuses an unseal,
- * rotation or seal: those are attempts too. (Attempts that fail authentication have no user to record.) The caller is
- * looked up again only on that rare path, because the gate runs after this middleware.
- */
-const auditedAdminProcedure = publicProcedure
-  .use(async ({ ctx, path, getRawInput, next }) => {
-    const result = await next();
-    if (!result.ok && path !== 'admin.sealStatus' && toAppError(result.error).code === 'forbidden') {
-      const raw = path === 'admin.unseal' ? ((await getRawInput().catch(() => undefined)) as { previous?: unknown } | undefined) : undefined;
-      const attempt = path === 'admin.seal' ? 'seal' : path === 'admin.rotateDataKey' ? 'rotate_data_key' : raw?.previous ? 'rotate' : 'unseal';
-      const who = await ctx.services.auth.authenticate(ctx.bearerToken).catch(() => null);
-      if (who) await ctx.services.vault.recordRefused(who, attempt);
-    }
-    return result;
-  })
-  .use(operatorOnly);
-
 export const adminRouter = router({
-  claim: authedProcedure
+  claim: procedure
     .meta({
       openapi: {
         method: 'POST',
@@ -34,33 +16,42 @@ export const adminRouter = router({
       },
       errors: ['validation', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden', 'rate_limited'],
       rateLimit: 'auth',
+      permission: 'account',
+      audit: { action: 'operator.claim', target: 'account', log: 'admin', recordedBy: 'service' },
     })
     .input(ClaimInput)
     .output(ClaimResult)
     .mutation(({ ctx, input }) => ctx.services.auth.operators.claim(ctx.auth, input.token)),
 
-  sealStatus: auditedAdminProcedure
-    .meta({ openapi: { method: 'GET', path: '/admin/seal-status', tags, summary: 'Whether the vault is sealed (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+  sealStatus: procedure
+    .meta({ openapi: { method: 'GET', path: '/admin/seal-status', tags, summary: 'Whether the vault is sealed (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'], permission: 'operator', audit: false })
     .input(z.void())
     .output(SealStatus)
     .query(({ ctx }) => ctx.services.vault.sealStatus()),
 
-  unseal: auditedAdminProcedure
-    .meta({ openapi: { method: 'POST', path: '/admin/unseal', tags, summary: 'Load the master key into memory; with `previous`, rotate it (operators only)' }, errors: ['validation', 'invalid_key', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+  unseal: procedure
+    .meta({
+      openapi: { method: 'POST', path: '/admin/unseal', tags, summary: 'Load the master key into memory; with `previous`, rotate it (operators only)' },
+      errors: ['validation', 'invalid_key', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+      permission: 'operator',
+      audit: { action: (input) => (input.previous ? 'vault.rotate' : 'vault.unseal'), target: 'vault', log: 'admin', outcomes: 'denied' },
+    })
     .input(UnsealInput)
     .output(UnsealResult)
     .mutation(({ ctx, input }) => ctx.services.vault.unseal(ctx.auth, input.key, input.previous)),
 
-  seal: auditedAdminProcedure
-    .meta({ openapi: { method: 'POST', path: '/admin/seal', tags, summary: 'Drop the master key from memory (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] })
+  seal: procedure
+    .meta({ openapi: { method: 'POST', path: '/admin/seal', tags, summary: 'Drop the master key from memory (operators only)' }, errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'], permission: 'operator', audit: { action: 'vault.seal', target: 'vault', log: 'admin', outcomes: 'denied' } })
     .input(z.void())
     .output(SealStatus)
     .mutation(({ ctx }) => ctx.services.vault.seal(ctx.auth)),
 
-  rotateDataKey: auditedAdminProcedure
+  rotateDataKey: procedure
     .meta({
       openapi: { method: 'POST', path: '/admin/rotate-data-key', tags, summary: 'Add a data-key term for new writes; old terms are re-encrypted in the background and retired (operators only)' },
       errors: ['sealed', 'conflict', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+      permission: 'operator',
+      audit: { action: 'vault.rotate_data_key', target: 'vault', log: 'admin', outcomes: 'denied' },
     })
     .input(z.void())
     .output(DataKeyStatus)
@@ -70,10 +61,12 @@ export const adminRouter = router({
       return status;
     }),
 
-  reencrypt: adminProcedure
+  reencrypt: procedure
     .meta({
       openapi: { method: 'POST', path: '/admin/reencrypt', tags, summary: 'Start re-encrypting stored values onto the active data-key term, retiring unused terms (operators only)' },
       errors: ['sealed', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+      permission: 'operator',
+      audit: { action: 'vault.reencrypt', target: 'vault', log: 'admin' },
     })
     .input(z.void())
     .output(ReencryptResult)
@@ -81,4 +74,14 @@ export const adminRouter = router({
       ctx.services.vault.assertUnsealed();
       return { started: ctx.services.reencrypt.kick('admin') };
     }),
+
+  audit: procedure
+    .meta({
+      openapi: { method: 'GET', path: '/admin/audit', tags, summary: "The operators' log: vault, operator and account-security events, newest first (operators only)" },
+      errors: ['validation', 'missing_bearer_token', 'invalid_or_expired_token', 'forbidden'],
+      permission: 'operator',
+    })
+    .input(AuditListInput)
+    .output(AuditPage)
+    .query(({ ctx, input }) => ctx.services.audit.list('admin', undefined, input.limit, input.before)),
 });

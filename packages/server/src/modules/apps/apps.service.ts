@@ -1,6 +1,5 @@
 import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
-import { audit } from '../../lib/audit.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import type { DeployService } from '../deploy/deploy.service.js';
@@ -49,8 +48,20 @@ export class AppsService {
     return app;
   }
 
+  /** The org's apps (an app-scoped API token sees its one app). */
   async list(auth: AuthContext): Promise<{ apps: AppDto[] }> {
-    return { apps: (await this.repo.listForOrg(auth.orgId)).map((a) => this.toDto(a)) };
+    const apps = await this.repo.listForOrg(auth.orgId);
+    return { apps: apps.filter((a) => auth.appId === null || a.id === auth.appId).map((a) => this.toDto(a)) };
+  }
+
+  /** The id of the org's app with this name, or null (none yet). */
+  async idByName(orgId: string, name: string): Promise<string | null> {
+    return (await this.repo.findByName(orgId, name))?.id ?? null;
+  }
+
+  /** The name of the org's app with this id, or null. */
+  async nameOf(orgId: string, appId: string): Promise<string | null> {
+    return (await this.repo.findForOrg(orgId, appId))?.name ?? null;
   }
 
   async get(auth: AuthContext, appId: string) {
@@ -71,9 +82,6 @@ export class AppsService {
     const spec = JSON.parse(app.spec) as AppSpec;
     if (!app.webhook_secret && !spec.repo) throw new AppError('conflict', 'Only apps built from a repo have a webhook');
     const secret = await this.s.deploy.rotateWebhookSecret(app);
-    await audit(this.deps.db, this.deps.clock.now(), { userId: auth.userId, orgId: auth.orgId, action: 'app.webhook.rotate', outcome: 'ok', detail: app.id }).catch((err) =>
-      this.deps.log.error({ err, appId: app.id }, 'audit write failed'),
-    );
     return this.s.deploy.webhookView(app.id, secret);
   }
 

@@ -19,6 +19,7 @@ import type { Replica, RuntimeEvent } from '../runtime/app-runtime.js';
 import type { Services } from '../../services.js';
 import { bearerFrom } from '../../trpc/context.js';
 import type { AuthContext } from '../auth/auth.service.js';
+import { assertAppInScope, authorize } from '../auth/permissions.js';
 import { toDeploymentDto } from './apps.service.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -28,6 +29,7 @@ export const MAX_BUFFERED = 1 << 20;
 export const CLOSE_CODES: Record<string, number> = {
   missing_bearer_token: 4401,
   invalid_or_expired_token: 4401,
+  forbidden: 4403,
   app_not_found: 4404,
   deployment_not_found: 4404,
   rate_limited: 4429,
@@ -95,8 +97,20 @@ export function heartbeat(socket: WebSocket, sender: Sender, clock: Deps['clock'
   return () => clearInterval(t);
 }
 
-async function authenticate(services: Services, req: FastifyRequest<{ Querystring: Query }>): Promise<AuthContext> {
-  return services.auth.authenticate(req.query.token || bearerFrom(req.headers.authorization));
+/**
+ * The caller of a stream (`?token=` or a bearer header: an access token or an API token), held to the same
+ * permission table as the procedures: `read`, and an app-scoped API token only for its app. A refusal is audited.
+ */
+async function authenticate(services: Services, req: FastifyRequest<{ Params: { id: string }; Querystring: Query }>): Promise<AuthContext> {
+  const auth = await services.auth.authenticate(req.query.token || bearerFrom(req.headers.authorization));
+  try {
+    authorize(auth, 'read');
+    assertAppInScope(auth, req.params.id);
+  } catch (e) {
+    await services.audit.record({ orgId: auth.orgId, actor: { userId: auth.userId, email: auth.email, tokenId: auth.tokenId }, action: 'logs.stream', target: { type: 'app', id: req.params.id, name: null }, outcome: 'denied', ip: req.ip, detail: 'forbidden' });
+    throw e;
+  }
+  return auth;
 }
 
 /** A plain HTTP request to a WebSocket endpoint. */

@@ -16,7 +16,7 @@ export class AuthRepo {
   async createUserWithOrg(user: UsersTable, org: { id: string; name: string }): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       await tx.insertInto('users').values(user).execute();
-      await tx.insertInto('orgs').values({ id: org.id, name: org.name, created_at: user.created_at }).execute();
+      await tx.insertInto('orgs').values({ id: org.id, name: org.name, created_at: user.created_at, personal_user_id: user.id }).execute();
       await tx
         .insertInto('org_members')
         .values({ org_id: org.id, user_id: user.id, role: 'owner', created_at: user.created_at })
@@ -104,6 +104,17 @@ export class AuthRepo {
       .where('id', '=', sessionId)
       .where('revoked_at', 'is', null)
       .execute();
+  }
+
+  async revokeUserOrgSessions(userId: string, orgId: string, at: string, reason: string): Promise<number> {
+    const r = await this.db
+      .updateTable('sessions')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('user_id', '=', userId)
+      .where('org_id', '=', orgId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   async revokeUserSessions(userId: string, at: string, reason: string, exceptSessionId?: string): Promise<number> {

@@ -17,7 +17,13 @@ const optionalText = (max: number) =>
     .optional()
     .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
 
-export const RegisterInput = z.object({ email, password, name: optionalText(100) });
+export const RegisterInput = z.object({
+  email,
+  password,
+  name: optionalText(100),
+  invitation: z.string().min(1).max(200).optional().meta({ description: 'An invitation token for this email: registers even when ALLOW_REGISTRATION=false, and joins its org' }),
+});
+export const SwitchOrgInput = z.object({ orgId: z.string().min(1).max(64) });
 export const LoginInput = z.object({ email, password: z.string().min(1).max(256) });
 export const RefreshInput = z.object({ refreshToken: z.string().min(1).max(200) });
 export const ChangePasswordInput = z.object({ currentPassword: z.string().min(1).max(256), newPassword: password });
@@ -41,7 +47,9 @@ export const AuthTokens = z
   })
   .meta({ id: 'AuthTokens' });
 
-export const Me = z.object({ user: User, orgId: z.string() }).meta({ id: 'Me' });
+export const Me = z
+  .object({ user: User, orgId: z.string().meta({ description: 'The org this session acts in' }), role: z.enum(['owner', 'admin', 'developer', 'viewer']).meta({ description: 'Your role in it' }) })
+  .meta({ id: 'Me' });
 export const Ok = z.object({ ok: z.literal(true) }).meta({ id: 'Ok' });
 
 export type RegisterInput = z.infer<typeof RegisterInput>;

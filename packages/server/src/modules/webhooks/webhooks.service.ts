@@ -14,6 +14,7 @@ import { RateLimiter } from '../../http/rate-limiter.js';
 import type { AppSpec } from '../apps/app-spec.js';
 import { AppsRepo, type QueueGuard, type QueuedDeployment } from '../apps/apps.repo.js';
 import type { AppsTable } from '../apps/apps.tables.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { DeployService } from '../deploy/deploy.service.js';
 import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
@@ -56,6 +57,8 @@ export interface WebhookDelivery {
   signature: string | string[] | undefined;
   event: string | string[] | undefined;
   deliveryId: string | string[] | undefined;
+  /** The client address, for the audit trail. */
+  ip?: string;
 }
 
 export interface WebhookResult {
@@ -87,6 +90,7 @@ export class WebhooksService {
     private readonly deps: Pick<Deps, 'db' | 'clock' | 'log' | 'config' | 'git'>,
     private readonly vault: VaultService,
     private readonly deploy: DeployService,
+    private readonly audit: AuditService,
   ) {
     this.repo = new AppsRepo(deps.db);
     // WEBHOOK_RATE_LIMIT verified deliveries per app per minute; more answer 429 rate_limited with Retry-After.
@@ -104,7 +108,17 @@ export class WebhooksService {
     if (wait > 0) throw new AppError('rate_limited', 'Too many deliveries for this app; retry later', { retryAfter: wait });
 
     const event = typeof d.event === 'string' ? d.event.trim() : '';
-    const result = await this.dispatch(app, event, d);
+    // Verified deliveries only are recorded: anyone can post a bad signature, and that must not fill an org's trail.
+    const record = (outcome: 'ok' | 'failed', detail: string | null) =>
+      this.audit.record({ orgId: app.org_id, actor: { userId: null, email: null, tokenId: null }, action: 'webhook.delivery', target: { type: 'app', id: app.id, name: app.name }, outcome, ip: d.ip ?? null, detail });
+    let result: WebhookResult;
+    try {
+      result = await this.dispatch(app, event, d);
+    } catch (e) {
+      await record('failed', e instanceof AppError ? e.code : 'internal');
+      throw e;
+    }
+    await record('ok', [event || 'unknown', result.outcome ?? result.reason ?? null].filter(Boolean).join(': ').slice(0, 200));
     this.deps.log.info({ appId: app.id, event, delivery: typeof d.deliveryId === 'string' ? d.deliveryId : undefined, queued: result.queued, outcome: result.outcome, reason: result.reason, deploymentId: result.deploymentId }, 'github webhook');
     return result;
   }
