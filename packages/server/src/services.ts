@@ -110,6 +110,6 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
     apps: new AppsService({ deps, vault, secrets, deploy, deployments, runtime: deps.runtime, routing, worker }),
     webhooks: new WebhooksService(deps, vault, deploy, audit),
     reencrypt,
-    maintenance: new Maintenance(deps, reencrypt),
+    maintenance: new Maintenance(deps, reencrypt, { orgs, tokens }),
   };
 }

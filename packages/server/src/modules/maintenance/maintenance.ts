@@ -3,6 +3,8 @@
 // automatic rotation), kicks re-encryption.
 import type { Deps } from '../../deps.js';
 import { pruneExpiredSessions } from '../auth/auth.service.js';
+import type { OrgsService } from '../orgs/orgs.service.js';
+import type { TokensService } from '../tokens/tokens.service.js';
 import type { ReencryptJob } from '../vault/reencrypt-job.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -25,6 +27,7 @@ export class Maintenance {
   constructor(
     private readonly deps: Pick<Deps, 'db' | 'vault' | 'clock' | 'log' | 'events'>,
     readonly reencrypt: ReencryptJob,
+    private readonly owners: { orgs: OrgsService; tokens: TokensService },
     options: MaintenanceOptions = {},
   ) {
     this.intervalMs = options.intervalMs ?? DAY_MS;
@@ -60,6 +63,15 @@ export class Maintenance {
     return pruneExpiredSessions(this.deps.db, this.deps.clock.now());
   }
 
+  /** Expired invitations, and API tokens revoked or expired over a week ago (their owners delete them). */
+  async pruneInvitationsAndTokens(): Promise<{ invitations: number; tokens: number }> {
+    const now = this.deps.clock.now();
+    return {
+      invitations: await this.owners.orgs.pruneInvitations(now),
+      tokens: await this.owners.tokens.prune(new Date(now.getTime() - 7 * DAY_MS)),
+    };
+  }
+
   private tick(): void {
     if (this.inFlight) return;
     this.inFlight = this.round().finally(() => {
@@ -74,6 +86,12 @@ export class Maintenance {
       if (pruned > 0) log.info({ pruned }, 'pruned old webhook deliveries');
     } catch (error) {
       log.error({ err: error }, 'pruning webhook deliveries failed');
+    }
+    try {
+      const pruned = await this.pruneInvitationsAndTokens();
+      if (pruned.invitations + pruned.tokens > 0) log.info(pruned, 'pruned expired invitations and API tokens');
+    } catch (error) {
+      log.error({ err: error }, 'pruning invitations and API tokens failed');
     }
     try {
       const pruned = await this.pruneSessions();
