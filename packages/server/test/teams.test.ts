@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueEmail, type Harness } from './harness.js';
 import { teams } from './teams-helpers.js';
+import { ADMIN_ENV, newMasterKey } from './vault-helpers.js';
 import { until } from './wait.js';
 
 let h: Harness;
@@ -293,5 +294,32 @@ describe('removing a member', () => {
     expect((await call('GET', '/apps', { token: members.viewer.accessToken })).status).toBe(401);
     const list = (await call('GET', `/orgs/${orgId}/members`, { token: members.owner.accessToken })).body.members;
     expect(list.map((m: { userId: string }) => m.userId)).not.toContain(members.viewer.userId);
+  });
+});
+
+describe('what a viewer sees', () => {
+  it('a repo app’s webhook secret is withheld from those who may not deploy', async () => {
+    // Repo apps need the vault (their webhook secret is sealed): a server with an operator who unseals it.
+    const v = await startHarness({ ...ADMIN_ENV, GIT_ALLOW_HOSTS: 'git.example.com' });
+    try {
+      const c = teams(() => v);
+      const admin = await c.operator();
+      expect((await c.unseal(admin, newMasterKey())).status).toBe(200);
+      const team = await c.team();
+      const r = await c.call('POST', '/deploy', { token: team.members.developer.accessToken, body: { name: appName(), repo: 'http://git.example.com/acme/api.git', port: 8080 } });
+      expect(r.status, r.raw).toBe(202);
+      const secret = r.body.webhook.secret as string;
+      expect(secret).toMatch(/\S{20,}/);
+      const dev = await c.call('GET', `/apps/${r.body.appId}`, { token: team.members.developer.accessToken });
+      expect(dev.body.webhook.secret).toBe(secret);
+      const viewer = await c.call('GET', `/apps/${r.body.appId}`, { token: team.members.viewer.accessToken });
+      expect(viewer.body.webhook).toMatchObject({ url: dev.body.webhook.url, secret: null });
+      const readOnly = (await c.apiToken(team.members.owner, { scopes: ['read'] })).secret;
+      const byToken = await c.call('GET', `/apps/${r.body.appId}`, { token: readOnly });
+      expect(byToken.body.webhook.secret).toBeNull();
+      expect(byToken.raw).not.toContain(secret);
+    } finally {
+      await v.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { AppError } from '../../errors/app-error.js';
 import type { Deps } from '../../deps.js';
 import { newId } from '../../lib/ids.js';
 import type { AuthContext } from '../auth/auth.service.js';
+import { holds } from '../auth/permissions.js';
 import type { DeployService } from '../deploy/deploy.service.js';
 import type { Trigger } from '../deployments/deployment-status.js';
 import type { DeploymentsService } from '../deployments/deployments.service.js';
@@ -68,8 +69,9 @@ export class AppsService {
     const app = await this.require(auth, appId);
     let webhook = null;
     if (app.webhook_secret) {
-      // While sealed the app stays readable; only the secret is withheld.
-      const secret = this.s.vault.sealed ? null : this.s.vault.decrypt(AAD.webhookSecret(app.org_id, app.id), app.webhook_secret);
+      // While sealed the app stays readable; only the secret is withheld. So it is from whoever may not deploy
+      // (viewers, read-only tokens): the secret lets its holder trigger builds.
+      const secret = this.s.vault.sealed || !holds(auth, 'deploy') ? null : this.s.vault.decrypt(AAD.webhookSecret(app.org_id, app.id), app.webhook_secret);
       webhook = this.s.deploy.webhookView(app.id, secret);
     }
     const deployments = (await this.s.deployments.repo.recent(app.id, 20)).map(toDeploymentDto);

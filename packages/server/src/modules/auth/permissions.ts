@@ -75,6 +75,16 @@ export function authorize(who: Grant, permission: Permission): void {
   }
 }
 
+/** Whether `who` holds `permission` (for answers that show more to some callers than to others). */
+export function holds(who: Grant, permission: Permission): boolean {
+  try {
+    authorize(who, permission);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An app-scoped API token reaches its own app only; `appId` null means "the whole org" (an org-wide secret, a new app). */
 export function assertAppInScope(who: Pick<Grant, 'appId'>, appId: string | null, what = 'that'): void {
   if (who.appId !== null && who.appId !== appId) {

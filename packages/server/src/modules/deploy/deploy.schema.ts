@@ -163,7 +163,7 @@ function hasCycle(services: { name: string; dependsOn?: string[] | undefined }[]
 export const Webhook = z
   .object({
     url: z.string(),
-    secret: z.string().nullable().meta({ description: 'HMAC secret for X-Hub-Signature-256; null while the vault is sealed' }),
+    secret: z.string().nullable().meta({ description: 'HMAC secret for X-Hub-Signature-256; null while the vault is sealed, and for callers who may not deploy (viewers, tokens without the deploy scope)' }),
     contentType: z.literal('application/json'),
     events: z.array(z.literal('push')),
   })
