@@ -509,3 +509,14 @@ describe('a joined member records in the org they act in', () => {
     expect(await newest((x) => x.action === 'member.join' && x.actor.userId === u.userId)).toMatchObject({ actor: actorOf(u), outcome: 'ok', target: { id: T.orgId } });
   });
 });
+
+describe('a failed switch into an org you are not in', () => {
+  it('stays in your own trail, never the target org’s', async () => {
+    const before = (await allEvents(T.members.owner)).events.length;
+    const r = await send('POST', '/auth/switch-org', { token: T.outsider.accessToken, body: { orgId: T.orgId } });
+    expect(r.status).toBe(404);
+    expect((await allEvents(T.members.owner)).events).toHaveLength(before);
+    const own = await newest((e) => e.action === 'auth.switch_org', T.outsider);
+    expect(own).toMatchObject({ actor: actorOf(T.outsider), outcome: 'failed', target: { type: 'org', id: T.orgId, name: null }, detail: 'org_not_found' });
+  });
+});

@@ -77,6 +77,8 @@ export async function describeTarget(
     case 'org': {
       const orgId = str(input.orgId);
       if (!orgId) return { target: { id: null, name: str(input.name) } };
+      // Only a member's call goes into that org's trail: anyone else's (a failed switch) stays in their own.
+      if (!(await services.orgs.roleOf(auth.userId, orgId))) return { target: { id: orgId, name: null } };
       return { target: { id: orgId, name: await services.orgs.orgName(orgId) }, orgId };
     }
     case 'account':
