@@ -1,5 +1,6 @@
 import { defineProject } from 'vitest/config';
 
+// CYNCHRO_TOKEN of the developer's shell must not turn the tests' clients (and spawned CLIs) into API-token ones.
 export default defineProject({
-  test: { name: 'sdk', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 },
+  test: { env: { CYNCHRO_TOKEN: '' }, name: 'sdk', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 },
 });

@@ -1,123 +1,27 @@
 // `cynchro`: the API from a terminal, on @cynchro/sdk. Human output by default, `--json` for scripts.
 // Exit codes: 0 ok, 1 an API error (its code and message are printed), 2 a usage error.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createClient, CynchroError, type CynchroClient, type DeployInput } from '@cynchro/sdk';
-import { defaultCredentialsPath, FileTokenStore, readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
 import fs from 'node:fs';
+import { createClient, CynchroError, type DeployInput } from '@cynchro/sdk';
+import { readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
+import { auditCommand, auditQueryFrom, formatAuditPage } from './audit-command.js';
+import { CliContext, type Io } from './cli-context.js';
 import { formatAppDetail, formatSecrets, table } from './format.js';
+import { HELP } from './help.js';
+import { invitationsCommand } from './invitations-command.js';
+import { membersCommand } from './members-command.js';
+import { orgsCommand } from './orgs-command.js';
+import { int, list, need, pairs, parseCommand as parse } from './parse-command.js';
 import { closePrompts, prompt, readLine } from './prompt.js';
+import { tokensCommand } from './tokens-command.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends Error {}
+export { UsageError } from './usage-error.js';
+export type { Io } from './cli-context.js';
 
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-  env: Record<string, string | undefined>;
-  /** Aborted on SIGINT/SIGTERM (logs -f, deploy --wait). */
-  signal: AbortSignal;
-}
-
-const HELP = `Usage: cynchro <command> [options]
-
-Commands:
-  login [--url URL] [--email E] [--password-stdin]   log in (prompts for what is missing); stores the session
-  register [--url URL] [--email E] [--password-stdin] [--name N]
-  logout                                         revoke the session and forget it
-  whoami
-  deploy <name> (--image REF | --repo URL) [--port N] [--domain D] [--env K=V]... [--env-from SECRET]...
-         [--secret-file SECRET]... [--cpu N] [--memory MB] [--replicas N] [--branch B] [--dockerfile F] [--context DIR]
-         [--repo-token-stdin] [--wait] [--timeout SECONDS]
-  apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
-  apps rotate-webhook <app>                      new GitHub webhook secret (repo apps)
-  logs <app> [-f|--follow] [--tail N]
-  secrets set <name> K=V... [--app APP] | secrets ls | secrets get <name> [--app APP] | secrets rm <name> [--app APP]
-  admin claim [--token-file FILE]                become an operator (ADMIN_EMAILS accounts) with the operator token:
-                                                 read from the file, else from stdin (cat $DATA_DIR/operator-token | …)
-  admin status | admin unseal [--previous KEY] | admin seal
-                                                 unseal reads the key from CYNCHRO_MASTER_KEY, else stdin / a prompt,
-                                                 and a rotation's current key from CYNCHRO_PREVIOUS_MASTER_KEY
-
-<app> is an app's name or id. Global options: --json (machine-readable output), --url URL (API base URL),
--h/--help. The session lives in $XDG_CONFIG_HOME/cynchro/credentials.json (~/.config by default), mode 0600.
-Secrets never need the command line (where other users see them in ps and they stay in shell history): passwords
-come from --password-stdin, CYNCHRO_PASSWORD or a prompt, repo tokens from --repo-token-stdin or CYNCHRO_REPO_TOKEN.
-The old forms (--password P, --repo-token T, unseal <key>, claim <token>) still work, with a warning on stderr.
-Exit codes: 0 ok, 1 API error, 2 usage error.
-`;
-
-const GLOBAL = {
-  json: { type: 'boolean' },
-  url: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
-
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...GLOBAL, ...options }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-}
-
-function need(v: string | undefined, what: string): string {
-  if (!v) throw new UsageError(`missing ${what}`);
-  return v;
-}
-
-function int(v: string | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || v.trim() === '') throw new UsageError(`${what} must be a number, got "${v}"`);
-  return n;
-}
-
-/** K=V pairs (the value may contain "="). */
-function pairs(list: string[], what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new UsageError(`${what} must be KEY=VALUE, got "${p}"`);
-    out[p.slice(0, i)] = p.slice(i + 1);
-  }
-  return out;
-}
-
-/** Repeatable flags that also accept comma-separated lists. */
-const list = (v: string[] | undefined) => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-
-class Cli {
-  readonly credentialsPath: string;
-  constructor(readonly io: Io) {
-    this.credentialsPath = defaultCredentialsPath(io.env);
-  }
-
-  /** A secret given as an argument is visible to every user (ps) and kept in shell history: say so. */
-  warnArgv(what: string, instead: string): void {
-    this.io.err(`warning: ${what} on the command line is visible to other users of this machine and kept in shell history; use ${instead} instead\n`);
-  }
-
-  print(json: boolean, value: unknown, human: () => string): void {
-    if (json) this.io.out(JSON.stringify(value, null, 2) + '\n');
-    else {
-      const s = human();
-      if (s) this.io.out(s.endsWith('\n') ? s : s + '\n');
-    }
-  }
-
-  urlFrom(flag: string | undefined): string | undefined {
-    return flag || this.io.env.CYNCHRO_URL || readCredentialsFile(this.credentialsPath)?.url;
-  }
-
-  /** A client on the stored session; refreshed tokens are written back to the file. */
-  client(urlFlag: string | undefined): CynchroClient {
-    const url = this.urlFrom(urlFlag);
-    const store = new FileTokenStore(this.credentialsPath);
-    if (!url || !store.load()) throw new CynchroError('not_logged_in', 'Not logged in: run `cynchro login` first', 0);
-    return createClient({ url, store });
-  }
-
+class Cli extends CliContext {
   async login(args: string[], register: boolean): Promise<number> {
     const { values: v } = parse(args, { email: { type: 'string' }, password: { type: 'string' }, 'password-stdin': { type: 'boolean' }, name: { type: 'string' } });
+    this.refuseWithApiToken(register ? 'register' : 'login');
     if (v.name && !register) throw new UsageError('--name is for register only');
     if (v.password !== undefined && v['password-stdin']) throw new UsageError('give --password-stdin or --password, not both');
     if (v['password-stdin'] && !(v.email || this.io.env.CYNCHRO_EMAIL)) throw new UsageError('--password-stdin needs --email (or CYNCHRO_EMAIL): stdin holds the password');
@@ -130,7 +34,7 @@ class Cli {
     if (!url || !email || !password) throw new UsageError('login needs --url, --email and --password (or answers at the prompts)');
     const c = createClient({ url });
     const r = register ? await c.auth.register({ email, password, ...(v.name ? { name: v.name } : {}) }) : await c.auth.login({ email, password });
-    writeCredentialsFile(this.credentialsPath, { url: url.replace(/\/+$/, ''), email: r.user.email, accessToken: r.accessToken, refreshToken: r.refreshToken });
+    writeCredentialsFile(this.credentialsPath, { url: url.replace(/\/+$/, ''), email: r.user.email, orgId: r.orgId, accessToken: r.accessToken, refreshToken: r.refreshToken });
     this.print(!!v.json, { user: r.user, orgId: r.orgId, url, credentials: this.credentialsPath }, () =>
       `${register ? 'Registered and logged in' : 'Logged in'} as ${r.user.email} at ${url}\nSession saved to ${this.credentialsPath}`);
     return 0;
@@ -138,6 +42,7 @@ class Cli {
 
   async logout(args: string[]): Promise<number> {
     const { values } = parse(args, {});
+    this.refuseWithApiToken('logout');
     const file = readCredentialsFile(this.credentialsPath);
     if (file?.url && file.accessToken) {
       // Revoke on the server when we can; forgetting locally must happen even when the server says no.
@@ -146,6 +51,7 @@ class Cli {
     const rest = { ...(file ?? {}) };
     delete rest.accessToken;
     delete rest.refreshToken;
+    delete rest.orgId;
     if (file) writeCredentialsFile(this.credentialsPath, rest);
     this.print(!!values.json, { loggedOut: true }, () => 'Logged out');
     return 0;
@@ -154,7 +60,7 @@ class Cli {
   async whoami(args: string[]): Promise<number> {
     const { values } = parse(args, {});
     const me = await this.client(values.url).auth.me();
-    this.print(!!values.json, me, () => `${me.user.email} (org ${me.orgId})`);
+    this.print(!!values.json, me, () => `${me.user.email} (org ${me.orgId}, ${me.role})`);
     return 0;
   }
 
@@ -313,7 +219,7 @@ class Cli {
 
   async admin(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
-    const { values, positionals } = parse(rest, { previous: { type: 'string' }, 'token-file': { type: 'string' } });
+    const { values, positionals } = parse(rest, { previous: { type: 'string' }, 'token-file': { type: 'string' }, limit: { type: 'string', short: 'n' }, before: { type: 'string' } });
     const json = !!values.json;
     const c = this.client(values.url);
     if (sub === 'claim') {
@@ -347,7 +253,12 @@ class Cli {
     } else if (sub === 'seal') {
       const s = await c.admin.seal();
       this.print(json, s, () => (s.sealed ? 'sealed' : 'unsealed'));
-    } else throw new UsageError('usage: cynchro admin claim|status|unseal [--previous KEY]|seal');
+    } else if (sub === 'audit') {
+      if (positionals.length) throw new UsageError('usage: cynchro admin audit [--limit N] [--before CURSOR]');
+      const query = auditQueryFrom(values);
+      const page = await c.admin.audit(query);
+      this.print(json, page, () => formatAuditPage(page, `cynchro admin audit${query.limit ? ` --limit ${query.limit}` : ''}`));
+    } else throw new UsageError('usage: cynchro admin claim|status|unseal [--previous KEY]|seal|audit');
     return 0;
   }
 }
@@ -384,6 +295,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'logs': return await cli.logs(rest);
       case 'secrets': return await cli.secrets(rest);
       case 'admin': return await cli.admin(rest);
+      case 'orgs': return await orgsCommand(cli, rest);
+      case 'members': return await membersCommand(cli, rest);
+      case 'invitations': return await invitationsCommand(cli, rest);
+      case 'tokens': return await tokensCommand(cli, rest);
+      case 'audit': return await auditCommand(cli, rest);
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (e) {

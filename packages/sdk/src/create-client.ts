@@ -8,14 +8,29 @@ import { Session, type Credentials } from './session.js';
 import { streamAppLogs, streamDeploymentLogs, type AppLogStreamOptions, type StreamContext, type StreamOptions } from './streams.js';
 import { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
 import type {
+  AcceptedInvitation,
+  ApiToken,
   App,
   AppDetail,
+  AuditPage,
+  AuditQuery,
+  AuthResult,
   ClaimResult,
+  CreateApiTokenInput,
+  CreatedApiToken,
+  CreatedInvitation,
   DeployInput,
   Deployment,
   DeploymentLogs,
   DeploymentStreamMessage,
+  Invitation,
+  InviteInput,
   LogLine,
+  Me,
+  Member,
+  OperatorAuditPage,
+  Org,
+  OrgRole,
   RouterInputs,
   RouterOutputs,
   SealStatus,
@@ -37,6 +52,12 @@ export interface ClientOptions {
   tokens?: Tokens;
   /** Where tokens live; memory by default (nothing is persisted unless you give a store). */
   store?: TokenStore;
+  /**
+   * An API token (`cyn_…`, from `tokens.create`), for CI and scripts: the bearer of every call and the `?token=` of
+   * the log streams; never refreshed, never logs in. When none of `apiToken`, `tokens`, `credentials` or `store` is
+   * given, the `CYNCHRO_TOKEN` environment variable is used if the runtime has one (Node; never in a browser).
+   */
+  apiToken?: string;
   fetch?: typeof fetch;
   /** The WebSocket class for live logs; default: the global one, else the `ws` package (Node 20). */
   WebSocket?: WebSocketConstructor;
@@ -60,6 +81,23 @@ export interface SecretScope {
   appId?: string | undefined;
 }
 
+/** `CYNCHRO_TOKEN` from the environment, where the runtime has one (Node, Bun, Deno); null in browsers. */
+export function apiTokenFromEnv(): string | null {
+  // Through globalThis: the browser build has no `process` (nor its types), and must not reference it bare.
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  if (typeof proc === 'undefined') return null;
+  const token = proc.env?.CYNCHRO_TOKEN?.trim();
+  return token ? token : null;
+}
+
+/** The API token a client acts with: the one given (an empty one counts as none), else CYNCHRO_TOKEN when nothing else says who we are. */
+function apiTokenFor(o: ClientOptions): string | null {
+  const given = o.apiToken?.trim();
+  if (given) return given;
+  if (o.tokens || o.credentials || o.store) return null;
+  return apiTokenFromEnv();
+}
+
 /** Runs a call and turns any failure into a CynchroError. */
 export async function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -79,7 +117,7 @@ export class CynchroClient {
     const base = options.url.replace(/\/+$/, '');
     const store = options.store ?? new MemoryTokenStore(options.tokens ?? null);
     if (options.tokens && options.store) void store.save(options.tokens);
-    this.session = new Session(store, options.credentials ?? null);
+    this.session = new Session(store, options.credentials ?? null, apiTokenFor(options));
     this.#stream = { baseUrl: base, session: this.session, WebSocket: options.WebSocket };
     const fetchImpl = options.fetch;
     this.session.raw = createTRPCClient<AppRouter>({
@@ -108,12 +146,22 @@ export class CynchroClient {
       await this.session.set({ accessToken: r.accessToken, refreshToken: r.refreshToken });
       return r;
     },
-    login: async (input: RouterInputs['auth']['login']): Promise<RouterOutputs['auth']['login']> => {
+    login: async (input: RouterInputs['auth']['login']): Promise<AuthResult> => {
       const r = await call(() => this.trpc.auth.login.mutate(input));
       await this.session.set({ accessToken: r.accessToken, refreshToken: r.refreshToken });
       return r;
     },
-    me: (): Promise<RouterOutputs['auth']['me']> => call(() => this.trpc.auth.me.query()),
+    /** The user, the org this session acts in and the role there. */
+    me: (): Promise<Me> => call(() => this.trpc.auth.me.query()),
+    /**
+     * A new session acting in another org you belong to (`org_not_found` otherwise); its tokens replace the current
+     * ones, as a login's do. API tokens act in their own org only (`forbidden`).
+     */
+    switchOrg: async (orgId: string): Promise<AuthResult> => {
+      const r = await call(() => this.trpc.auth.switchOrg.mutate({ orgId }));
+      await this.session.set({ accessToken: r.accessToken, refreshToken: r.refreshToken });
+      return r;
+    },
     /** Rotates tokens now (the client also does this by itself when the access token expires). */
     refresh: async (): Promise<Tokens> => this.session.refresh(),
     logout: async (): Promise<void> => {
@@ -124,7 +172,71 @@ export class CynchroClient {
     changePassword: async (input: RouterInputs['auth']['changePassword']): Promise<void> => {
       await call(() => this.trpc.auth.changePassword.mutate(input));
     },
+    /** The session's access and refresh tokens (null with an API token: see `tokens` for those). */
     tokens: (): Promise<Tokens | null> => this.session.tokens(),
+  };
+
+  /** Orgs you belong to, their members and invitations. Every org call names its org by id. */
+  readonly orgs = {
+    /** Every org you belong to, with your role in each (your personal org included). */
+    list: async (): Promise<Org[]> => (await call(() => this.trpc.orgs.list.query())).orgs,
+    /** A new org, with you as its owner. Switch to it with `auth.switchOrg(org.id)`. */
+    create: async (name: string): Promise<Org> => (await call(() => this.trpc.orgs.create.mutate({ name }))).org,
+    /** Owners only. */
+    rename: async (orgId: string, name: string): Promise<Org> => (await call(() => this.trpc.orgs.rename.mutate({ orgId, name }))).org,
+    /** Any member may list them. */
+    members: async (orgId: string): Promise<Member[]> => (await call(() => this.trpc.orgs.members.query({ orgId }))).members,
+    /** Owners and admins (only owners change owners); the last owner cannot be demoted (`conflict`). */
+    setRole: async (orgId: string, userId: string, role: OrgRole): Promise<Member> =>
+      (await call(() => this.trpc.orgs.setRole.mutate({ orgId, userId, role }))).member,
+    /** Owners and admins remove members; their sessions acting in the org stop working at once. */
+    removeMember: async (orgId: string, userId: string): Promise<void> => {
+      await call(() => this.trpc.orgs.removeMember.mutate({ orgId, userId }));
+    },
+    /**
+     * Leaves the org (the last owner cannot: `conflict`). Leaving the org this session acts in ends the session: the
+     * server refuses it from then on (`invalid_or_expired_token`), even for `switchOrg`; log in again.
+     */
+    leave: async (orgId: string): Promise<void> => {
+      const me = await this.auth.me();
+      await this.orgs.removeMember(orgId, me.user.id);
+    },
+    /** Owners and admins; the answer's `token` is shown once (valid 7 days): the invitee accepts with it. */
+    invite: (orgId: string, input: InviteInput): Promise<CreatedInvitation> =>
+      call(() => this.trpc.orgs.invite.mutate({ orgId, email: input.email, role: input.role })),
+    /** Pending invitations. */
+    invitations: async (orgId: string): Promise<Invitation[]> => (await call(() => this.trpc.orgs.invitations.query({ orgId }))).invitations,
+    revokeInvitation: async (orgId: string, invitationId: string): Promise<void> => {
+      await call(() => this.trpc.orgs.revokeInvitation.mutate({ orgId, id: invitationId }));
+    },
+  };
+
+  readonly invitations = {
+    /**
+     * Joins the org an invitation names; only the invited email may (`forbidden`), and only once
+     * (`invitation_not_found` afterwards). Acting in that org takes `auth.switchOrg(orgId)`.
+     */
+    accept: (token: string): Promise<AcceptedInvitation> => call(() => this.trpc.invitations.accept.mutate({ token })),
+  };
+
+  /**
+   * API tokens for CI and scripts (created with a user session; API tokens cannot manage tokens). A token acts in
+   * its org with its creator's role narrowed to its scopes, and with `appId` on that app only.
+   */
+  readonly tokens = {
+    /** The `secret` (`cyn_…`) is in this answer only: pass it as `createClient({ url, apiToken })` or CYNCHRO_TOKEN. */
+    create: (input: CreateApiTokenInput): Promise<CreatedApiToken> => call(() => this.trpc.tokens.create.mutate(input)),
+    /** Yours (owners and admins: the org's), without secrets. */
+    list: async (): Promise<ApiToken[]> => (await call(() => this.trpc.tokens.list.query())).tokens,
+    /** Refused from then on (401 `invalid_or_expired_token`). */
+    revoke: async (tokenId: string): Promise<void> => {
+      await call(() => this.trpc.tokens.revoke.mutate({ id: tokenId }));
+    },
+  };
+
+  /** The org's audit log (owners and admins), newest first; pass `nextCursor` as `before` for the next page. */
+  readonly audit = {
+    list: (query: AuditQuery = {}): Promise<AuditPage> => call(() => this.trpc.audit.list.query(auditQuery(query))),
   };
 
   /**
@@ -207,7 +319,14 @@ export class CynchroClient {
     unseal: (key: string, opts: { previous?: string } = {}): Promise<UnsealResult> =>
       call(() => this.trpc.admin.unseal.mutate({ key, ...(opts.previous ? { previous: opts.previous } : {}) })),
     seal: (): Promise<SealStatus> => call(() => this.trpc.admin.seal.mutate()),
+    /** The operators' own log (vault actions), newest first; pass `nextCursor` as `before` for the next page. */
+    audit: (query: AuditQuery = {}): Promise<OperatorAuditPage> => call(() => this.trpc.admin.audit.query(auditQuery(query))),
   };
+}
+
+/** Only the fields given: an absent limit or cursor is left to the server. */
+function auditQuery(q: AuditQuery): AuditQuery {
+  return { ...(q.limit !== undefined ? { limit: q.limit } : {}), ...(q.before !== undefined ? { before: q.before } : {}) };
 }
 
 export function createClient(options: ClientOptions): CynchroClient {

@@ -1,4 +1,4 @@
-export { createClient, CynchroClient, call, type ClientOptions, type AppLogs, type DeploymentLogsArea, type SecretScope } from './create-client.js';
+export { apiTokenFromEnv, createClient, CynchroClient, call, type ClientOptions, type AppLogs, type DeploymentLogsArea, type SecretScope } from './create-client.js';
 export { CynchroError } from './cynchro-error.js';
 export { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
 export type { Credentials } from './session.js';
@@ -7,9 +7,19 @@ export type { AppLogStreamOptions, StreamOptions } from './streams.js';
 export type { WebSocketConstructor, WebSocketLike } from './ws.js';
 export { TERMINAL_STATUSES } from './types.js';
 export type {
+  AcceptedInvitation,
+  ApiToken,
+  ApiTokenScope,
   App,
   AppDetail,
+  AuditEvent,
+  AuditPage,
+  AuditQuery,
+  AuthResult,
   ClaimResult,
+  CreateApiTokenInput,
+  CreatedApiToken,
+  CreatedInvitation,
   DeployInput,
   DeployResult,
   Deployment,
@@ -17,8 +27,15 @@ export type {
   DeploymentLogs,
   DeploymentStatus,
   DeploymentStreamMessage,
+  Invitation,
+  InviteInput,
   LogLine,
   LogStreamEvent,
+  Me,
+  Member,
+  OperatorAuditPage,
+  Org,
+  OrgRole,
   RouterInputs,
   RouterOutputs,
   SealStatus,

@@ -1,4 +1,5 @@
-// A tRPC link that answers an expired access token by refreshing once and replaying the operation.
+// A tRPC link that answers an expired access token by refreshing once and replaying the operation. A refused API
+// token is final: there is nothing to refresh it with.
 import type { TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { AppRouter } from '@cynchro/server';
@@ -19,7 +20,7 @@ export function refreshLink(session: Session): TRPCLink<AppRouter> {
             complete: () => observer.complete(),
             error: (err) => {
               const code = CynchroError.from(err).code;
-              if (retried || code !== 'invalid_or_expired_token' || NO_REFRESH.has(op.path)) return observer.error(err);
+              if (retried || code !== 'invalid_or_expired_token' || NO_REFRESH.has(op.path) || session.usesApiToken) return observer.error(err);
               retried = true;
               session.refresh().then(attempt, () => observer.error(err));
             },

@@ -1,4 +1,6 @@
-// Keeps the client's tokens: lazy login from credentials, single-flight refresh, persistence through a TokenStore.
+// Keeps the client's credentials. Two kinds: a user session (access + refresh tokens: lazy login from credentials,
+// single-flight refresh, persistence through a TokenStore), or an API token (`cyn_…`), sent as is on every call and
+// never refreshed: there is no refresh token, and a refused one is simply refused.
 import type { TRPCClient } from '@trpc/client';
 import type { AppRouter } from '@cynchro/server';
 import { CynchroError } from './cynchro-error.js';
@@ -11,27 +13,42 @@ export interface Credentials {
 
 export class Session {
   #refreshing: Promise<Tokens> | null = null;
+  /** An API token in force: the bearer of every call until a login or register puts a user session in its place. */
+  #apiToken: string | null;
   /** Set after construction: the un-authenticated transport used for login and refresh. */
   raw!: TRPCClient<AppRouter>;
 
   constructor(
     readonly store: TokenStore = new MemoryTokenStore(),
     private credentials: Credentials | null = null,
-  ) {}
+    apiToken: string | null = null,
+  ) {
+    this.#apiToken = apiToken;
+  }
 
+  /** True while an API token is the bearer: no refresh, no login. */
+  get usesApiToken(): boolean {
+    return this.#apiToken !== null;
+  }
+
+  /** The user session's tokens (null with an API token, or when not logged in). */
   async tokens(): Promise<Tokens | null> {
+    if (this.#apiToken !== null) return null;
     return (await this.store.load()) ?? null;
   }
 
-  /** The access token to send, logging in first when only credentials were given. */
+  /** The bearer to send: the API token, else the access token (logging in first when only credentials were given). */
   async accessToken(): Promise<string | null> {
+    if (this.#apiToken !== null) return this.#apiToken;
     const t = await this.tokens();
     if (t) return t.accessToken;
     if (this.credentials) return (await this.loginWith(this.credentials)).accessToken;
     return null;
   }
 
+  /** Stores a user session's tokens; a login, register or org switch replaces an API token given earlier. */
   async set(tokens: Tokens | null): Promise<void> {
+    if (tokens) this.#apiToken = null;
     await this.store.save(tokens);
   }
 
@@ -46,8 +63,14 @@ export class Session {
     }
   }
 
-  /** Refreshes once for any number of concurrent callers; falls back to the credentials if the refresh is refused. */
+  /**
+   * Refreshes once for any number of concurrent callers; falls back to the credentials if the refresh is refused.
+   * An API token cannot be refreshed: this rejects with `invalid_or_expired_token` at once.
+   */
   refresh(): Promise<Tokens> {
+    if (this.#apiToken !== null) {
+      return Promise.reject(new CynchroError('invalid_or_expired_token', 'The API token was refused (expired or revoked); API tokens are never refreshed', 401));
+    }
     this.#refreshing ??= this.#doRefresh().finally(() => {
       this.#refreshing = null;
     });

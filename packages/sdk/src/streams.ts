@@ -1,5 +1,6 @@
-// Live logs as async iterators over the server's WebSockets. A refused token (4401) is refreshed and the socket
-// reopened; an abnormal close is retried with backoff; `break` (the iterator's return()) closes the socket.
+// Live logs as async iterators over the server's WebSockets (the bearer goes as `?token=`: an access token or an API
+// token). A refused access token (4401) is refreshed and the socket reopened, a refused API token ends the stream;
+// an abnormal close is retried with backoff; `break` (the iterator's return()) closes the socket.
 import { CynchroError } from './cynchro-error.js';
 import type { Session } from './session.js';
 import type { DeploymentStreamMessage, LogLine, LogStreamEvent } from './types.js';
@@ -28,11 +29,11 @@ export interface AppLogStreamOptions extends StreamOptions {
 const AUTH_RETRIES = 2;
 const RESUME_MARGIN_S = 5;
 
-/** Close codes that end a stream with an error (4401 is retried with a fresh token first). */
+/** Close codes that end a stream with an error (4401 is retried with a fresh access token first, never with an API token). */
 function terminalError(code: number, reason: string): CynchroError | null {
   switch (code) {
     case 4401:
-      return new CynchroError(reason || 'invalid_or_expired_token', 'The log stream refused the access token', 401);
+      return new CynchroError(reason || 'invalid_or_expired_token', 'The log stream refused the token', 401);
     case 4404:
       return new CynchroError(reason || 'app_not_found', reason === 'deployment_not_found' ? 'No such deployment' : 'No such app', 404);
     case 4403:
@@ -104,7 +105,8 @@ async function* follow<T>(
           continue;
         }
         // closed
-        if (ev.code === 4401 && ++authFailures <= AUTH_RETRIES) {
+        // A user session's expired access token is refreshed and the socket reopened; an API token is not refreshable.
+        if (ev.code === 4401 && !ctx.session.usesApiToken && ++authFailures <= AUTH_RETRIES) {
           opts.onReconnect?.({ attempt: authFailures, code: ev.code, reason: ev.reason });
           await ctx.session.refresh(); // throws a CynchroError when the session is dead
           break;

@@ -23,6 +23,42 @@ export type SealStatus = RouterOutputs['admin']['sealStatus'];
 export type ClaimResult = RouterOutputs['admin']['claim'];
 export type UnsealResult = RouterOutputs['admin']['unseal'];
 
+/** What login, register, refresh and switch-org answer: the user, a new session's tokens, the org it acts in. */
+export type AuthResult = RouterOutputs['auth']['login'];
+/** GET /auth/me: the user, the org the session acts in, and the role there. */
+export type Me = RouterOutputs['auth']['me'];
+
+/** An org you belong to, with your role in it. */
+export type Org = RouterOutputs['orgs']['list']['orgs'][number];
+export type OrgRole = Org['role'];
+export type Member = RouterOutputs['orgs']['members']['members'][number];
+export type Invitation = RouterOutputs['orgs']['invitations']['invitations'][number];
+export interface InviteInput {
+  email: string;
+  role: OrgRole;
+}
+/** POST /orgs/{orgId}/invitations: the invitation and its token (shown once; the invitee accepts with it). */
+export type CreatedInvitation = RouterOutputs['orgs']['invite'];
+export type AcceptedInvitation = RouterOutputs['invitations']['accept'];
+
+/** An API token's metadata (never its secret). */
+export type ApiToken = RouterOutputs['tokens']['list']['tokens'][number];
+export type ApiTokenScope = ApiToken['scopes'][number];
+export type CreateApiTokenInput = RouterInputs['tokens']['create'];
+/** POST /tokens: the token and its secret (`cyn_…`, shown once). */
+export type CreatedApiToken = RouterOutputs['tokens']['create'];
+
+export type AuditPage = RouterOutputs['audit']['list'];
+export type AuditEvent = AuditPage['events'][number];
+/** A page of the operators' own log (GET /admin/audit). */
+export type OperatorAuditPage = RouterOutputs['admin']['audit'];
+export interface AuditQuery {
+  /** 1–100; the server's default when omitted. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  before?: string;
+}
+
 /** Messages of the live app log stream other than log lines. */
 export type LogStreamEvent =
   | { type: 'ready'; appId: string; deploymentId: string | null; at?: string }

@@ -21,7 +21,7 @@ describe('@cynchro/sdk auth', () => {
     const reg = await c.auth.register({ email: e, password: 'sdk password 1', name: 'Sid' });
     expect(reg.user.email).toBe(e);
     const me = await c.auth.me();
-    expect(me).toEqual({ user: reg.user, orgId: reg.orgId });
+    expect(me).toEqual({ user: reg.user, orgId: reg.orgId, role: 'owner' });
     await c.auth.logout();
     const err = await c.auth.me().catch((x: unknown) => x);
     expect(err).toBeInstanceOf(CynchroError);

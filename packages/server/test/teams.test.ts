@@ -241,8 +241,13 @@ describe('roles and the last owner', () => {
     await t.join(u, u.orgId, friend, 'owner');
     const out = await call('DELETE', `/orgs/${u.orgId}/members/${u.userId}`, { token: (await t.login(friend.email).then((f) => t.switchTo(f, u.orgId))).accessToken });
     expect(out.status).toBe(409);
-    expect((await call('DELETE', `/orgs/${u.orgId}/members/usr_nobody`, { token: u.accessToken })).status).toBe(404);
-    expect((await call('PATCH', `/orgs/${u.orgId}/members/usr_nobody`, { token: u.accessToken, body: { role: 'viewer' } })).status).toBe(404);
+    for (const r of [
+      await call('DELETE', `/orgs/${u.orgId}/members/usr_nobody`, { token: u.accessToken }),
+      await call('PATCH', `/orgs/${u.orgId}/members/usr_nobody`, { token: u.accessToken, body: { role: 'viewer' } }),
+    ]) {
+      expect(r.status).toBe(404);
+      expect(r.body.error).toBe('member_not_found');
+    }
   });
 
   it('a role change applies to the very next request', async () => {
@@ -284,6 +289,19 @@ describe('removing a member', () => {
     await t.join(members.owner, orgId, personal, 'developer');
     expect((await call('GET', `/apps/${appId}`, { token: dev.accessToken })).status).toBe(401);
     expect((await call('GET', `/apps/${appId}`, { token: tok.secret })).status).toBe(401);
+  });
+
+  it("a removed member's refresh token is refused too: they sign in again, in their own org", async () => {
+    const { orgId, members } = await t.team();
+    const u = await t.login(members.viewer.email).then((x) => t.switchTo(x, orgId));
+    const session = await call('POST', '/auth/switch-org', { token: u.accessToken, body: { orgId } });
+    expect((await call('DELETE', `/orgs/${orgId}/members/${u.userId}`, { token: members.owner.accessToken })).status).toBe(204);
+    const r = await call('POST', '/auth/refresh', { body: { refreshToken: session.body.refreshToken } });
+    expect(r.status).toBe(401);
+    expect(r.body.error).toBe('invalid_or_expired_token');
+    const again = await t.login(members.viewer.email);
+    expect(again.orgId).not.toBe(orgId);
+    expect((await call('GET', '/auth/me', { token: again.accessToken })).body.role).toBe('owner');
   });
 
   it('anyone may leave; a viewer may not remove others', async () => {

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   deployment_not_found: 404,
   org_not_found: 404,
   invitation_not_found: 404,
+  /** A userId that is not a member of the org (PATCH/DELETE /orgs/{orgId}/members/{userId}). */
+  member_not_found: 404,
   token_not_found: 404,
   unknown_secret: 404,
   email_taken: 409,

@@ -69,7 +69,7 @@ export const DeploymentIdInput = z.object({ id: z.string().min(1).max(64), deplo
 
 export const LogsInput = z.object({
   id: z.string().min(1).max(64),
-  tail: z.coerce.number().int().min(1, 'must be at least 1').max(2000, 'must be at most 2000').default(200),
+  tail: z.coerce.number<number>().int().min(1, 'must be at least 1').max(2000, 'must be at most 2000').default(200),
 });
 
 export const LogLine = z

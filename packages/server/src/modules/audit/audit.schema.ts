@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 export const AuditListInput = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: z.coerce.number<number>().int().min(1).max(100).default(50),
   before: z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be a nextCursor from a previous page').optional(),
 });
 

@@ -169,6 +169,8 @@ export class AuthService {
     if (row.expires_at <= now.toISOString() || end <= now.toISOString()) throw new AppError('invalid_or_expired_token', 'The refresh token is invalid or expired');
     const user = await this.repo.findUserById(row.user_id);
     if (!user) throw new AppError('invalid_or_expired_token');
+    // Removed from the org the session acts in: the session is over (sign in again, in an org you are in).
+    if (!(await this.orgs.roleOf(row.user_id, row.org_id))) throw new AppError('invalid_or_expired_token', 'You are no longer a member of the org this session acts in; sign in again');
     const refresh = await this.newRefreshToken(row.session_id, now, end);
     return this.tokens(user, row.org_id, row.session_id, refresh, now);
   }

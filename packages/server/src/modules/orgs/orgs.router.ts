@@ -62,7 +62,7 @@ export const orgsRouter = router({
   setRole: procedure
     .meta({
       openapi: { method: 'PATCH', path: '/orgs/{orgId}/members/{userId}', tags, summary: "Change a member's role (owners and admins; only owners make or change owners; the last owner stays)" },
-      errors: [...auth, 'validation', 'org_not_found', 'not_found', 'conflict'],
+      errors: [...auth, 'validation', 'org_not_found', 'member_not_found', 'conflict'],
       permission: 'members.manage',
       orgFromInput: true,
       audit: { action: 'member.role', target: 'member' },
@@ -75,7 +75,7 @@ export const orgsRouter = router({
     .meta({
       openapi: { method: 'DELETE', path: '/orgs/{orgId}/members/{userId}', tags, summary: 'Remove a member (owners and admins; only owners remove owners), or leave (your own userId); the last owner stays. Their sessions and API tokens in the org stop at once' },
       successStatus: 204,
-      errors: [...auth, 'validation', 'org_not_found', 'not_found', 'conflict'],
+      errors: [...auth, 'validation', 'org_not_found', 'member_not_found', 'conflict'],
       permission: 'members.read',
       orgFromInput: true,
       audit: { action: 'member.remove', target: 'member' },

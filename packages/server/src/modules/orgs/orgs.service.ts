@@ -101,7 +101,7 @@ export class OrgsService {
 
   async #requireMember(orgId: string, userId: string): Promise<MemberDto> {
     const m = await this.member(orgId, userId);
-    if (!m) throw new AppError('not_found', 'No such member in this org');
+    if (!m) throw new AppError('member_not_found', 'No such member in this org');
     return m;
   }
 
@@ -112,7 +112,7 @@ export class OrgsService {
       throw new AppError('forbidden', 'Only owners make or change owners');
     }
     const r = await this.#repo.changeMember(auth.orgId, userId, role);
-    if (r === 'gone') throw new AppError('not_found', 'No such member in this org');
+    if (r === 'gone') throw new AppError('member_not_found', 'No such member in this org');
     if (r === 'last_owner') throw new AppError('conflict', 'The last owner cannot be demoted: make another member owner first');
     this.#changed(auth.orgId, userId, role);
     return { member: { ...target, role } };
@@ -128,7 +128,7 @@ export class OrgsService {
     const org = await this.#repo.org(auth.orgId);
     if (org?.personal_user_id === userId) throw new AppError('conflict', 'A personal org keeps the person it belongs to');
     const r = await this.#repo.changeMember(auth.orgId, userId, null);
-    if (r === 'gone') throw new AppError('not_found', 'No such member in this org');
+    if (r === 'gone') throw new AppError('member_not_found', 'No such member in this org');
     if (r === 'last_owner') throw new AppError('conflict', 'The last owner cannot leave or be removed: make another member owner first');
     this.#changed(auth.orgId, userId, null);
   }
