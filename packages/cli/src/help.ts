@@ -9,9 +9,16 @@ Commands:
   deploy <name> (--image REF | --repo URL) [--port N] [--domain D] [--env K=V]... [--env-from SECRET]...
          [--secret-file SECRET]... [--cpu N] [--memory MB] [--replicas N] [--branch B] [--dockerfile F] [--context DIR]
          [--repo-token-stdin] [--wait] [--timeout SECONDS]
+  deploy <name> --compose FILE [--repo URL] [--branch B] [--env K=V]... [--env-from S]... [--wait] [--timeout S]
+                                                 the services of a Compose file (build: services from --repo, \${VAR}
+                                                 from the environment); a file Cynchro cannot run exits 2, printing
+                                                 each problem as FILE:LINE: KEY: MESSAGE
   apps ls | apps get <app> | apps restart <app> | apps stop <app> | apps rm <app>
   apps rotate-webhook <app>                      new GitHub webhook secret (repo apps)
   logs <app> [-f|--follow] [--tail N]
+  stats <app>                                    CPU, memory, restarts and uptime of each running replica
+  deployments <app> [--limit N] [--before CURSOR]   the release history, newest first
+  rollback <app> [--to DEPLOYMENT] [--wait]      re-deploy an earlier release exactly (default: the one before)
   secrets set <name> K=V... [--app APP] | secrets ls | secrets get <name> [--app APP] | secrets rm <name> [--app APP]
 
   orgs ls                                        your orgs and your role in each (* the one the session acts in)

@@ -3,8 +3,10 @@
 import fs from 'node:fs';
 import { createClient, CynchroError, type DeployInput } from '@cynchro/sdk';
 import { readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
+import { deploymentsCommand, rollbackCommand } from './releases-command.js';
 import { auditCommand, auditQueryFrom, formatAuditPage } from './audit-command.js';
 import { CliContext, type Io } from './cli-context.js';
+import { composeDeployInput } from './compose-option.js';
 import { formatAppDetail, formatSecrets, table } from './format.js';
 import { HELP } from './help.js';
 import { invitationsCommand } from './invitations-command.js';
@@ -12,6 +14,7 @@ import { membersCommand } from './members-command.js';
 import { orgsCommand } from './orgs-command.js';
 import { int, list, need, pairs, parseCommand as parse } from './parse-command.js';
 import { closePrompts, prompt, readLine } from './prompt.js';
+import { statsCommand } from './stats-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -83,10 +86,11 @@ class Cli extends CliContext {
       'repo-token-stdin': { type: 'boolean' },
       wait: { type: 'boolean', short: 'w' },
       timeout: { type: 'string' },
+      compose: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new UsageError('deploy takes exactly one app name: cynchro deploy <name> --image REF | --repo URL');
-    if (!values.image === !values.repo) throw new UsageError('deploy needs exactly one of --image or --repo');
-    const input: DeployInput = { name: positionals[0]! };
+    if (positionals.length !== 1) throw new UsageError('deploy takes exactly one app name: cynchro deploy <name> --image REF | --repo URL | --compose FILE');
+    if (!values.compose && !values.image === !values.repo) throw new UsageError('deploy needs exactly one of --image, --repo or --compose');
+    const input: DeployInput = values.compose ? composeDeployInput(positionals[0]!, values.compose, values, this.io.env) : { name: positionals[0]! };
     if (values.image) input.image = values.image;
     if (values.repo) input.repo = values.repo;
     const port = int(values.port, '--port');
@@ -108,8 +112,8 @@ class Cli extends CliContext {
     if (values.context) input.context = values.context;
     if (values['repo-token'] !== undefined && values['repo-token-stdin']) throw new UsageError('give --repo-token-stdin or --repo-token, not both');
     if (values['repo-token'] !== undefined) this.warnArgv('--repo-token', '--repo-token-stdin or CYNCHRO_REPO_TOKEN');
-    if (values['repo-token-stdin'] && !values.repo) throw new UsageError('--repo-token-stdin is for --repo deploys');
-    const repoToken = values['repo-token-stdin'] ? await readLine() : values['repo-token'] || (values.repo ? this.io.env.CYNCHRO_REPO_TOKEN : undefined);
+    if (values['repo-token-stdin'] && !input.repo) throw new UsageError('--repo-token-stdin is for --repo deploys');
+    const repoToken = values['repo-token-stdin'] ? await readLine() : values['repo-token'] || (input.repo ? this.io.env.CYNCHRO_REPO_TOKEN : undefined);
     if (values['repo-token-stdin'] && !repoToken) throw new UsageError('--repo-token-stdin: no token on standard input');
     if (repoToken) input.repoToken = repoToken;
     const timeout = int(values.timeout, '--timeout');
@@ -293,6 +297,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'deploy': return await cli.deploy(rest);
       case 'apps': return await cli.apps(rest);
       case 'logs': return await cli.logs(rest);
+      case 'stats': return await statsCommand(cli, rest);
       case 'secrets': return await cli.secrets(rest);
       case 'admin': return await cli.admin(rest);
       case 'orgs': return await orgsCommand(cli, rest);
@@ -300,6 +305,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case 'invitations': return await invitationsCommand(cli, rest);
       case 'tokens': return await tokensCommand(cli, rest);
       case 'audit': return await auditCommand(cli, rest);
+      case 'deployments': return await deploymentsCommand(cli, rest);
+      case 'rollback': return await rollbackCommand(cli, rest);
       default: throw new UsageError(`unknown command "${cmd}"`);
     }
   } catch (e) {

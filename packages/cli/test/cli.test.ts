@@ -1,16 +1,15 @@
 // The `cynchro` bin end to end, as a user runs it: its own process, a live server, the real Docker engine.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, runCli, type CliResult } from './run-cli.js';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
 import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cynchro.js');
 const uniq = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 
 const WEB = [
@@ -26,32 +25,13 @@ const labels = imageLabels();
 const user = { email: `${uniq('cli')}@example.com`, password: 'cli password 1' };
 const created: string[] = [];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
-function cynchro(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, XDG_CONFIG_HOME: config, CYNCHRO_URL: '', ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cynchro = (args: string[], env: Record<string, string> = {}): Promise<Result> => runCli(config, args, { env: { CYNCHRO_TOKEN: '', CYNCHRO_PASSWORD: '', ...env } });
 
 /** The bin with `input` on its standard input (then closed), as `echo … | cynchro …` runs it. */
 function cynchroIn(args: string[], input: string, env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, XDG_CONFIG_HOME: config, CYNCHRO_URL: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runCli(config, args, { input, env });
 }
 
 const json = <T = Record<string, unknown>>(r: Result): T => {

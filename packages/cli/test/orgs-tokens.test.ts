@@ -1,17 +1,15 @@
 // orgs, members, invitations, API tokens and the audit log from the `cynchro` bin, as a user runs it: its own
 // process, a live server, the real Docker engine; and CYNCHRO_TOKEN acting without any credentials file.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver } from '@cynchro/docker-driver';
 import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
+import { runCli, type CliResult } from './run-cli.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cynchro.js');
 const uniq = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 
 const WEB = [
@@ -30,27 +28,10 @@ let runner = '';
 const appName = uniq('tok-app');
 let acmeId = '';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** The bin in its own process, `input` on its stdin; env: a clean slate of CYNCHRO_* variables plus `env`. */
-function cynchro(config: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, XDG_CONFIG_HOME: config, CYNCHRO_URL: '', CYNCHRO_TOKEN: '', CYNCHRO_PASSWORD: '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
-}
+const cynchro = runCli;
 const asAlice = (args: string[], opts?: { input?: string; env?: Record<string, string> }) => cynchro(alice.config, args, opts);
 const asBob = (args: string[], opts?: { input?: string; env?: Record<string, string> }) => cynchro(bob.config, args, opts);
 

@@ -2,16 +2,14 @@
 // from --repo-token-stdin or CYNCHRO_REPO_TOKEN, the operator token from stdin or a file; given as arguments they
 // still work, with a warning on stderr. The bin runs as its own process against a stand-in API that records what
 // it receives (no Docker needed).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './run-cli.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cynchro.js');
 let api: http.Server;
 let url: string;
 let config: string;
@@ -51,20 +49,7 @@ beforeEach(() => {
   fs.writeFileSync(path.join(config, 'cynchro', 'credentials.json'), JSON.stringify({ url, email: user.email, accessToken: 'a.b.c', refreshToken: 'r' }), { mode: 0o600 });
 });
 
-function cynchro(args: string[], input = '', env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, XDG_CONFIG_HOME: config, CYNCHRO_URL: '', CYNCHRO_PASSWORD: '', CYNCHRO_REPO_TOKEN: '', CYNCHRO_OPERATOR_TOKEN: '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cynchro = (args: string[], input = '', env: Record<string, string> = {}) => runCli(config, args, { input, env: { CYNCHRO_REPO_TOKEN: '', CYNCHRO_OPERATOR_TOKEN: '', ...env } });
 
 const sent = (p: string) => received.find((r) => r.path === p)?.input;
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { buildFromDirectory } from './buildFromDirectory.js';
 import { buildFromGit } from './buildFromGit.js';
 import { fromInspect, fromListEntry, labelFilter } from './containerInfo.js';
+import { CpuBaselines, readContainerStats } from './container-stats.js';
 import { decodeSpec, encodeSpec, SPEC_LABEL } from './containerSpecLabel.js';
 import { DockerError, engineStatus, toDockerError } from './DockerError.js';
 import { DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
@@ -43,6 +44,8 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
   const callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const gitAllowHosts = opts.gitAllowHosts ?? [];
   const keeper = new SecretKeeper(docker, callTimeoutMs);
+  // Each container's previous stats reading: the `precpu` of its next one-shot read.
+  const baselines = new CpuBaselines();
   // close() ends the events() iterations begun before it, so a forgotten one cannot keep a request open.
   let closing = new AbortController();
 
@@ -162,6 +165,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
 
   async function removeQuietly(id: string): Promise<void> {
     keeper.delete(id);
+    baselines.delete(id);
     await call(`remove container ${id}`, (abortSignal) => docker.getContainer(id).remove({ force: true, v: true, abortSignal } as object)).catch(
       (err: unknown) => {
         if (err instanceof DockerError && err.code === 'not_found') return;
@@ -385,6 +389,8 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       );
       return found.map(fromListEntry);
     },
+
+    containerStats: (id) => readContainerStats(docker, id, call, baselines),
 
     events: (o = {}) => followEngineEvents(docker, o, callTimeoutMs, closing.signal),
 

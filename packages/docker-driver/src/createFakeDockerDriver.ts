@@ -42,7 +42,14 @@ interface FakeContainer {
   restarting: boolean;
   startedAt?: string;
   finishedAt?: string;
+  /** What containerStats reports while it runs (setStats). */
+  usage: { cpuPercent: number; memoryBytes: number };
 }
+
+/** What a fake container uses until setStats says otherwise. */
+export const FAKE_DEFAULT_USAGE = { cpuPercent: 0, memoryBytes: 4 * 1024 * 1024 } as const;
+/** The fake host's memory: the memoryLimitBytes of a container without a memory limit. */
+export const FAKE_HOST_MEMORY_BYTES = 8 * 1024 * 1024 * 1024;
 
 interface FakeImage extends ImageInfo {
   refs: Set<string>;
@@ -79,6 +86,11 @@ export interface FakeDockerControls {
   removeExternally(id: string): void;
   /** `docker restart`: kill (15), die, stop if it was running, then start (new host port), restart. */
   restartExternally(id: string): void;
+  /**
+   * What containerStats reports for this container while it runs, from now on (across restarts too) until set
+   * again; the fields not given keep their values (FAKE_DEFAULT_USAGE at first). The memory limit is the spec's.
+   */
+  setStats(id: string, usage: { cpuPercent?: number; memoryBytes?: number }): void;
   /** A health check result (the engine's `health_status: …` event). */
   setHealth(id: string, status: 'healthy' | 'unhealthy' | 'starting'): void;
   /**
@@ -124,7 +136,7 @@ function newId(): string {
 const ENGINE_METHODS = [
   'ping', 'pullImage', 'imageExists', 'inspectImage', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
   'ensureNetwork', 'runContainer', 'inspectContainer', 'containerSpec', 'stopContainer', 'startContainer',
-  'holdSecretFiles', 'removeContainer', 'recreateContainer', 'waitHealthy', 'logs', 'listContainers', 'listNetworks',
+  'holdSecretFiles', 'removeContainer', 'recreateContainer', 'waitHealthy', 'logs', 'listContainers', 'containerStats', 'listNetworks',
   'listVolumes', 'removeByLabels',
 ] as const satisfies readonly (keyof DockerDriver)[];
 
@@ -321,6 +333,7 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       exitCode: 0,
       restartCount: 0,
       restarting: false,
+      usage: { ...FAKE_DEFAULT_USAGE },
     };
     delete c.spec.secretFiles;
     containers.set(c.id, c);
@@ -420,6 +433,11 @@ export function createFakeDockerDriver(): FakeDockerDriver {
       if (c.running) stop(c);
       start(c, true);
       emit(c, 'restart');
+    },
+    setStats(id, usage) {
+      const c = mustFind(id);
+      if (usage.cpuPercent !== undefined) c.usage.cpuPercent = usage.cpuPercent;
+      if (usage.memoryBytes !== undefined) c.usage.memoryBytes = usage.memoryBytes;
     },
     setHealth(id, status) {
       requireUp();
@@ -724,6 +742,18 @@ export function createFakeDockerDriver(): FakeDockerDriver {
     async listContainers(labels, o = {}) {
       track('listContainers', [labels]);
       return [...containers.values()].filter((c) => matches(c.spec.labels, labels) && (o.all || c.running)).map((c) => info(c));
+    },
+
+    async containerStats(id) {
+      track('containerStats', [id]);
+      const c = find(id);
+      if (!c) throw new DockerError('not_found', `stats of container ${id}: No such container: ${id}`);
+      if (!c.running) return null;
+      return {
+        ...c.usage,
+        memoryLimitBytes: c.spec.memoryMb !== undefined ? Math.round(c.spec.memoryMb * 1024 * 1024) : FAKE_HOST_MEMORY_BYTES,
+        readAt: new Date(wall()).toISOString(),
+      };
     },
 
     events(o = {}) {

@@ -4,6 +4,7 @@ export type {
   BuildFromGitOptions,
   ContainerInfo,
   ContainerSpec,
+  ContainerStats,
   DockerDriver,
   EngineEvent,
   EngineEventAction,
@@ -18,7 +19,7 @@ export type {
 } from './types.js';
 export { DockerError, type DockerErrorCode } from './DockerError.js';
 export { createDockerodeDriver, DEFAULT_PIDS_LIMIT, type DockerodeDriverOptions } from './createDockerodeDriver.js';
-export { createFakeDockerDriver, type FakeDockerControls, type FakeDockerDriver } from './createFakeDockerDriver.js';
+export { createFakeDockerDriver, FAKE_DEFAULT_USAGE, FAKE_HOST_MEMORY_BYTES, type FakeDockerControls, type FakeDockerDriver } from './createFakeDockerDriver.js';
 // Confinement limits (issue 11): what every container, build, log read and git run is held to.
 export { CONTAINER_CAPABILITIES, CONTAINER_NOFILE_LIMIT } from './hardening.js';
 export { BUILD_DEFAULT_CPU, BUILD_DEFAULT_MEMORY_MB } from './buildImage.js';

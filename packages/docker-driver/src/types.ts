@@ -87,6 +87,22 @@ export interface ContainerInfo {
   finishedAt?: string;
 }
 
+/** One reading of a running container's resource usage (DockerDriver.containerStats), as `docker stats` shows it. */
+export interface ContainerStats {
+  /**
+   * (Δ container CPU time / Δ host CPU time) × online CPUs × 100, as `docker stats` computes it, over the interval
+   * since an earlier reading of the container (one engine sample to 30 s before; otherwise the engine's own ~1 s):
+   * one busy core is 100.
+   */
+  cpuPercent: number;
+  /** Usage without the reclaimable page cache (minus `total_inactive_file` on cgroup v1, `inactive_file` on v2). */
+  memoryBytes: number;
+  /** The container's memory limit (the host's memory when it has none). */
+  memoryLimitBytes: number;
+  /** ISO 8601: when the engine read these figures. */
+  readAt: string;
+}
+
 /** The container actions the platform reacts to; `health` stands for the engine's `health_status: …` actions. */
 export type EngineEventAction = 'create' | 'start' | 'die' | 'kill' | 'stop' | 'destroy' | 'oom' | 'restart' | 'health';
 
@@ -277,6 +293,12 @@ export interface DockerDriver {
   /** Lines cut to MAX_LOG_LINE_BYTES, as in logs(). */
   followLogs(id: string, opts?: FollowLogsOptions): AsyncIterable<LogLine>;
   listContainers(labels: Labels, opts?: { all?: boolean }): Promise<ContainerInfo[]>;
+  /**
+   * One reading of a running container's resource usage from the engine's stats API (never a stream: one-shot reads,
+   * see container-stats.ts), or null when it is not running (stopped, created, between restart attempts).
+   * `not_found` when there is no such container.
+   */
+  containerStats(id: string): Promise<ContainerStats | null>;
   /**
    * Follows the engine's container events (filtered on the engine's side). Ends when the signal aborts or the
    * driver closes; throws a DockerError ('engine') when the connection to the engine breaks or the engine ends

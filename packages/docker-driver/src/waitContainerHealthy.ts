@@ -49,6 +49,10 @@ export async function waitContainerHealthy(
         info = await engineCall('inspect container', Math.min(callTimeoutMs, Math.max(deadline - now, 1000)), (abortSignal) => container.inspect({ abortSignal }), o.signal);
       } catch (err) {
         if (engineStatus(err) === 404) throw new DockerError('not_found', `container ${id} does not exist`);
+        // A slow engine that runs out the health budget is a health timeout: say what was last seen.
+        if (err instanceof DockerError && err.code === 'timeout' && Date.now() >= deadline && !o.signal?.aborted) {
+          throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${problem}${crashes} (the engine was slow to answer)`);
+        }
         throw toDockerError(err, 'wait for health');
       }
       lastInspect = Date.now();

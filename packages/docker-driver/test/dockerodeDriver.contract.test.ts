@@ -35,6 +35,11 @@ describeDriverContract('dockerode driver on the real engine', async () => {
     crash: async (id) => {
       await exec(id, ['touch', '/crash']);
     },
+    burnCpu: async (id) => {
+      // In the background with its output elsewhere, so the exec ends while the loop goes on.
+      const r = await exec(id, ['sh', '-c', 'while :; do :; done >/dev/null 2>&1 </dev/null &']);
+      if (r.code !== 0) throw new Error(`burnCpu failed: ${r.out}`);
+    },
     exiting: () => ({ image, command: ['sh', '-c', 'exit 3'] }),
     unpullable: '127.0.0.1:1/cynchro/nothing:latest',
     buildDir,

@@ -23,6 +23,8 @@ export interface ContractHarness {
   readSecret(id: string, key: string): Promise<string | undefined>;
   /** The app dies with exit code 3; the engine's restart policy brings it back. */
   crash(id: string): Promise<void>;
+  /** The app starts using CPU (a busy loop: as much as its cpu limit lets it) and keeps doing so until removed. */
+  burnCpu(id: string): Promise<void>;
   /** Spec fields of a container whose process exits with code 3 as soon as it starts. */
   exiting(): Pick<ContainerSpec, 'image' | 'command'>;
   /** A ref whose pull must fail (no registry is reachable). */
@@ -292,6 +294,41 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       expect(listed?.exitCode).toBeUndefined();
       expect(listed?.restartCount).toBeUndefined();
       await d.removeContainer(c.id);
+    });
+
+    it('reads the resource usage of a running container as docker stats shows it; null once stopped, not_found when gone', async () => {
+      const c = await d.runContainer(spec({ cpu: 0.5, memoryMb: 64 }));
+      const t0 = Date.now();
+      const idle = await d.containerStats(c.id);
+      expect(idle).toMatchObject({ memoryLimitBytes: 64 * 1024 * 1024 });
+      expect(idle?.memoryBytes).toBeGreaterThan(0);
+      expect(idle?.memoryBytes).toBeLessThan(64 * 1024 * 1024);
+      expect(idle?.cpuPercent).toBeGreaterThanOrEqual(0);
+      expect(idle?.cpuPercent).toBeLessThan(25);
+      // The engine's clock, read during the call (second resolution spares a clock skew between it and this process).
+      expect(Math.abs(Date.parse(idle?.readAt ?? '') - t0)).toBeLessThan(10_000);
+
+      // A busy loop under a 0.5 cpu limit: about half a core, never much more, however often it is read.
+      await h.burnCpu(c.id);
+      const readings = [];
+      for (let i = 0; i < 3; i++) {
+        readings.push(
+          await until(`the busy loop's cpu share (reading ${i + 1})`, async () => {
+            const s = await d.containerStats(c.id);
+            return s && s.cpuPercent > 10 ? s : undefined;
+          }, 20_000),
+        );
+      }
+      for (const r of readings) {
+        expect(r.cpuPercent).toBeLessThanOrEqual(65);
+        expect(r.memoryLimitBytes).toBe(64 * 1024 * 1024);
+      }
+      expect(Date.parse(readings[2]!.readAt)).toBeGreaterThanOrEqual(Date.parse(readings[0]!.readAt));
+
+      await d.stopContainer(c.id, 2);
+      expect(await d.containerStats(c.id)).toBeNull();
+      await d.removeContainer(c.id);
+      expect((await failure(d.containerStats(c.id))).code).toBe('not_found');
     });
 
     it('delivers only the events of containers carrying the labels asked for', async () => {

@@ -21,6 +21,7 @@ describeDriverContract('in-memory fake', async () => {
     say: async (id, text, stream) => driver.emitLog(id, text, stream),
     readSecret: async (id, key) => driver.secretFilesOf(id)?.[key],
     crash: async (id) => driver.crash(id, 3),
+    burnCpu: async (id) => driver.setStats(id, { cpuPercent: 49.5, memoryBytes: 6 * 1024 * 1024 }),
     exiting: () => ({ image: 'fake/exit3:1', command: ['exit', '3'] }),
     unpullable,
     buildDir: '/nonexistent/fake-context',

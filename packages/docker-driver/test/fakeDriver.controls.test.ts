@@ -1,12 +1,34 @@
 // The fake's test controls, as the server's tests use them.
 import { describe, expect, it } from 'vitest';
-import { ADD_URL_REFUSED, createFakeDockerDriver, DockerError, LABELS, MAX_LOG_LINE_BYTES, MAX_LOGS_SNAPSHOT_BYTES, truncationMarker, type EngineEvent } from '../src/index.js';
+import { ADD_URL_REFUSED, createFakeDockerDriver, DockerError, FAKE_DEFAULT_USAGE, FAKE_HOST_MEMORY_BYTES, LABELS, MAX_LOG_LINE_BYTES, MAX_LOGS_SNAPSHOT_BYTES, truncationMarker, type EngineEvent } from '../src/index.js';
 import { failure } from './helpers/failure.js';
 import { watchEvents } from './helpers/watchEvents.js';
 
 const labels = { [LABELS.managed]: 'true', [LABELS.org]: 'o1', [LABELS.app]: 'a1', [LABELS.deployment]: 'd1', [LABELS.service]: 'app' };
 
 describe('fake driver controls', () => {
+  it('reports the usage it is told (setStats), kept across restarts; the memory limit is the spec\'s', async () => {
+    const d = createFakeDockerDriver();
+    d.addImage('app:1');
+    const limited = await d.runContainer({ name: 'limited', image: 'app:1', labels, memoryMb: 128 });
+    const unlimited = await d.runContainer({ name: 'unlimited', image: 'app:1', labels });
+    expect(await d.containerStats(limited.id)).toMatchObject({ ...FAKE_DEFAULT_USAGE, memoryLimitBytes: 128 * 1024 * 1024 });
+    expect(await d.containerStats(unlimited.id)).toMatchObject({ memoryLimitBytes: FAKE_HOST_MEMORY_BYTES });
+    d.setStats(limited.id, { cpuPercent: 12.5 });
+    d.setStats(limited.id, { memoryBytes: 3_000_000 });
+    d.crash(limited.id);
+    const s = await d.containerStats(limited.id);
+    expect(s).toMatchObject({ cpuPercent: 12.5, memoryBytes: 3_000_000, memoryLimitBytes: 128 * 1024 * 1024 });
+    expect(Date.parse(s?.readAt ?? '')).not.toBeNaN();
+    d.kill(limited.id);
+    expect(await d.containerStats(limited.id)).toBeNull();
+    expect(() => d.setStats('nope', { cpuPercent: 1 })).toThrow(DockerError);
+    d.engineDown();
+    expect((await failure(d.containerStats(unlimited.id))).code).toBe('engine');
+    d.engineUp();
+    expect(await d.containerStats(unlimited.id)).not.toBeNull();
+  });
+
   it('fails builds, pulls and health on request, and records what it was asked', async () => {
     const d = createFakeDockerDriver();
     d.failBuild('https://git.example/broken.git', "The command '/bin/sh -c make' returned a non-zero code: 2");

@@ -1,4 +1,4 @@
 // What other packages' tests reuse against the real engine: busybox images built FROM scratch, a smart-HTTP git
-// server standing in for GitHub, exec into containers, and a scan of Docker's disk.
-export { buildBusybox, busyboxDir, exec, findOnDockerDisk, imageLabels, runLabels, uniqueName } from './helpers/engine.js';
+// server standing in for GitHub, exec into and kill containers, and a scan of Docker's disk.
+export { buildBusybox, busyboxDir, exec, findOnDockerDisk, imageLabels, killContainer, runLabels, uniqueName } from './helpers/engine.js';
 export { startGitHttpServer, type GitHttpServer } from './scripts/git-http-server.js';

@@ -12,6 +12,7 @@ import type {
   ApiToken,
   App,
   AppDetail,
+  AppStats,
   AuditPage,
   AuditQuery,
   AuthResult,
@@ -23,6 +24,7 @@ import type {
   Deployment,
   DeploymentLogs,
   DeploymentStreamMessage,
+  DeploymentsPage,
   Invitation,
   InviteInput,
   LogLine,
@@ -270,9 +272,36 @@ export class CynchroClient {
         call(() => this.trpc.apps.logs.query({ id: appId, ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })),
       { stream: (appId: string, opts?: AppLogStreamOptions) => streamAppLogs(this.#stream, appId, opts) },
     ) as AppLogs,
+    /**
+     * POST /apps/{id}/rollback: re-deploys an earlier succeeded release exactly (no rebuild); by default the newest
+     * one before the current release. The handle's `wait()` follows it to the end.
+     */
+    rollback: async (appId: string, opts: { deploymentId?: string } = {}): Promise<DeploymentHandle & { rollbackOf: string }> => {
+      const r = await call(() => this.trpc.apps.rollback.mutate({ id: appId, ...(opts.deploymentId ? { deploymentId: opts.deploymentId } : {}) }));
+      const handle = createDeploymentHandle(
+        { appId: r.appId, deploymentId: r.deploymentId, domain: '', url: '', status: r.status },
+        { stream: this.#stream, deploymentLogs: (a, d) => this.apps.deployments.logs(a, d) },
+      );
+      return Object.assign(handle, { rollbackOf: r.rollbackOf });
+    },
     deployments: {
       /** The app's 20 newest deployments, newest first. */
       list: async (appId: string): Promise<Deployment[]> => (await this.apps.get(appId)).deployments,
+      /** One page of the release history, newest first; pass the answer's `nextCursor` as `before` for the next. */
+      page: (appId: string, opts: { limit?: number; before?: string } = {}): Promise<DeploymentsPage> =>
+        call(() => this.trpc.apps.deployments.query({ id: appId, ...(opts.limit !== undefined ? { limit: opts.limit } : {}), ...(opts.before ? { before: opts.before } : {}) })),
+      /** Every deployment of the app, newest first, fetched a page at a time as you iterate. */
+      all: (appId: string): AsyncGenerator<Deployment, void, undefined> => {
+        const page = (before?: string) => this.apps.deployments.page(appId, { limit: 100, ...(before ? { before } : {}) });
+        return (async function* () {
+          let before: string | undefined;
+          do {
+            const p = await page(before);
+            yield* p.deployments;
+            before = p.nextCursor ?? undefined;
+          } while (before);
+        })();
+      },
       logs: Object.assign(
         async (appId: string, deploymentId: string): Promise<DeploymentLogs> => {
           const r = await call(() => this.trpc.apps.deploymentLogs.query({ id: appId, deploymentId }));
@@ -290,6 +319,11 @@ export class CynchroClient {
       cancel: (appId: string, deploymentId: string): Promise<Deployment> =>
         call(() => this.trpc.apps.cancelDeployment.mutate({ id: appId, deploymentId })),
     },
+    /**
+     * CPU, memory, restarts and start time of each running replica of the current release, per service (none while
+     * the app is stopped). The server reads the engine at most once every 2 s per app.
+     */
+    stats: (appId: string): Promise<AppStats> => call(() => this.trpc.stats.app.query({ id: appId })),
     /** Repo apps: replaces the webhook secret (the old one stops working at once); answers the new webhook block. */
     rotateWebhook: (appId: string): Promise<Webhook> => call(() => this.trpc.apps.rotateWebhook.mutate({ id: appId })),
   };

@@ -1,5 +1,6 @@
 export { apiTokenFromEnv, createClient, CynchroClient, call, type ClientOptions, type AppLogs, type DeploymentLogsArea, type SecretScope } from './create-client.js';
 export { CynchroError } from './cynchro-error.js';
+export { ComposeError, deployInputFromCompose, type ComposeDeployInput, type ComposeOptions, type ComposeProblem, type ComposeService } from './compose.js';
 export { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
 export type { Credentials } from './session.js';
 export type { DeploymentHandle, WaitOptions } from './deployment-handle.js';
@@ -12,6 +13,7 @@ export type {
   ApiTokenScope,
   App,
   AppDetail,
+  AppStats,
   AuditEvent,
   AuditPage,
   AuditQuery,
@@ -27,6 +29,8 @@ export type {
   DeploymentLogs,
   DeploymentStatus,
   DeploymentStreamMessage,
+  DeploymentsPage,
+  RollbackResult,
   Invitation,
   InviteInput,
   LogLine,
@@ -36,6 +40,7 @@ export type {
   OperatorAuditPage,
   Org,
   OrgRole,
+  ReplicaStats,
   RouterInputs,
   RouterOutputs,
   SealStatus,

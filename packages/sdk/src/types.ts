@@ -14,9 +14,16 @@ export type AppDetail = RouterOutputs['apps']['get'];
 export type App = AppDetail['app'];
 export type Deployment = AppDetail['deployments'][number];
 export type DeploymentStatus = Deployment['status'];
+/** GET /apps/{id}/deployments: a page of the release history and the cursor of the next one. */
+export type DeploymentsPage = RouterOutputs['apps']['deployments'];
+/** POST /apps/{id}/rollback (202). */
+export type RollbackResult = RouterOutputs['apps']['rollback'];
 export type LogLine = RouterOutputs['apps']['logs']['lines'][number];
 export type DeploymentLogs = RouterOutputs['apps']['deploymentLogs'];
 export type DeploymentLogLine = DeploymentLogs['lines'][number];
+/** GET /apps/{id}/stats: each service of the current release with its running replicas' usage. */
+export type AppStats = RouterOutputs['stats']['app'];
+export type ReplicaStats = AppStats['services'][number]['replicas'][number];
 export type Secret = RouterOutputs['secrets']['get'];
 export type SecretData = RouterInputs['secrets']['put']['data'];
 export type SealStatus = RouterOutputs['admin']['sealStatus'];

@@ -39,11 +39,15 @@ const EnvSchema = z.object({
   RECONCILE_INTERVAL_S: z.coerce.number().positive().max(86_400).default(15),
   // Verified GitHub deliveries per app per minute (beyond CONTRACT.md); more answer 429 rate_limited.
   WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(30),
+  // Succeeded releases per app whose images are kept (rollback material).
+  KEEP_RELEASES: z.coerce.number().int().min(1).max(100).default(5),
   // Team orgs one person may own (beyond CONTRACT.md): every org has its own quotas.
   MAX_ORGS_PER_USER: z.coerce.number().int().min(0).max(10_000).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Comma-separated proxy addresses whose X-Forwarded-For is believed (beyond CONTRACT.md; empty = trust none).
   TRUST_PROXY: csv,
+  // GET /metrics answers only this bearer token (empty: the route answers 404 to everyone).
+  METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'must be at least 16 characters, without spaces').optional(),
 });
 
 export interface Config {
@@ -66,8 +70,12 @@ export interface Config {
   reconcileIntervalS: number;
   /** Verified webhook deliveries allowed per app per minute. */
   webhookRateLimit: number;
+  /** The images of this many newest succeeded deployments of each app are kept. */
+  keepReleases: number;
   /** Team orgs one person may own (each has its own quotas). */
   maxOwnedOrgs: number;
+  /** The bearer token GET /metrics answers (empty: disabled, 404 for everyone). */
+  metricsToken: string;
 }
 
 export class ConfigError extends Error {}
@@ -99,5 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconcileIntervalS: e.RECONCILE_INTERVAL_S,
     webhookRateLimit: e.WEBHOOK_RATE_LIMIT,
     maxOwnedOrgs: e.MAX_ORGS_PER_USER,
+    metricsToken: e.METRICS_TOKEN ?? '',
+    keepReleases: e.KEEP_RELEASES,
   };
 }

@@ -15,6 +15,7 @@ import { AccessTokenSigner } from './modules/auth/access-token.js';
 import { PasswordHasher } from './modules/auth/password-hasher.js';
 import { describeFirewall, ensureMetadataFirewall } from './modules/host/metadata-firewall.js';
 import { createIngress, type Ingress } from './modules/ingress/index.js';
+import { Metrics } from './modules/metrics/metrics.js';
 import { DockerRuntime, type DockerRuntimeOptions } from './modules/runtime/docker-runtime.js';
 import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
 import { createServices, type Services, type ServicesOptions } from './services.js';
@@ -54,7 +55,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const runtime = new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
   const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events, git: { remoteHead: (o) => docker.remoteHead(o) } };
   const services = createServices(deps, opts);
-  const app = await buildServer(deps, services, opts.server);
+  // This server's own registry (never prom-client's global one): it counts from the events from here on.
+  const metrics = new Metrics({ events, pendingDeployments: () => services.deployments.repo.pendingCounts(), vaultSealed: () => services.vault.sealed });
+  const app = await buildServer(deps, services, { ...opts.server, metrics });
   let started = false;
   return {
     app,
@@ -82,6 +85,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       await docker.close();
       await vault.seal(); // wipes the keys and writes exact encryption counts before the database closes
       await db.destroy();
+      metrics.close();
     },
   };
 }

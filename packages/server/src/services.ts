@@ -16,6 +16,7 @@ import { Maintenance } from './modules/maintenance/maintenance.js';
 import { Reconciler, type ReconcilerOptions } from './modules/reconcile/reconciler.js';
 import { AppRouting, type ServingState } from './modules/routing/app-routing.js';
 import { SecretsService } from './modules/secrets/secrets.service.js';
+import { StatsService } from './modules/stats/stats.service.js';
 import { ReencryptJob } from './modules/vault/reencrypt-job.js';
 import { VaultService } from './modules/vault/vault.service.js';
 import { WebhooksService } from './modules/webhooks/webhooks.service.js';
@@ -49,6 +50,8 @@ export interface Services {
   reconciler: Reconciler;
   deploy: DeployService;
   apps: AppsService;
+  /** GET /apps/{id}/stats: the runtime's readings, cached per app. */
+  stats: StatsService;
   webhooks: WebhooksService;
   /** Background re-encryption onto the active data-key term (after rotations and unseals). */
   reencrypt: ReencryptJob;
@@ -83,6 +86,7 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
   const pipeline = new DeployPipeline({
     config: deps.config,
     log: deps.log,
+    events: deps.events,
     runtime: deps.runtime,
     routing,
     deployments,
@@ -95,6 +99,7 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
   const reconciler = new Reconciler({ config: deps.config, log: deps.log, events: deps.events, deployments, runtime: deps.runtime, routing, releases, vault, locks }, opts.reconciler);
   const deploy = new DeployService(deps, vault, secrets, deployments);
   const reencrypt = new ReencryptJob(deps);
+  const apps = new AppsService({ deps, vault, secrets, deploy, deployments, runtime: deps.runtime, routing, worker });
   return {
     orgs,
     tokens,
@@ -107,7 +112,8 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
     worker,
     reconciler,
     deploy,
-    apps: new AppsService({ deps, vault, secrets, deploy, deployments, runtime: deps.runtime, routing, worker }),
+    apps,
+    stats: new StatsService({ deps, apps, deployments, runtime: deps.runtime }),
     webhooks: new WebhooksService(deps, vault, deploy, audit),
     reencrypt,
     maintenance: new Maintenance(deps, reencrypt, { orgs, tokens }),

@@ -425,6 +425,25 @@ describe('multi-service apps', () => {
     expect(h.deps.ingress.routes().filter((x) => x.appId === r.body.appId).map((x) => x.domain).sort()).toEqual([`${app}.apps.test`, `api-${app}.apps.test`].sort());
   });
 
+  it('builds services from the top-level repo they come with, and pulls the others', async () => {
+    const app = name('built');
+    const r = await call('POST', '/deploy', {
+      token: alice.accessToken,
+      body: { name: app, repo: 'https://github.com/acme/shop', branch: 'main', services: [{ name: 'web', dockerfile: 'web/Dockerfile', context: 'web', port: 8080 }, { name: 'cache', image: 'acme/cache:1' }] },
+    });
+    expect(r.status, r.raw).toBe(202);
+    expect(r.body.webhook).toMatchObject({ url: expect.stringContaining(r.body.appId) });
+    const { app: dto, deployment } = await waitFor(r.body.appId, r.body.deploymentId, alice.accessToken);
+    expect(deployment.status).toBe('succeeded');
+    expect(dto).toMatchObject({ kind: 'services', repo: { url: 'https://github.com/acme/shop', branch: 'main' } });
+    const builds = docker.calls.filter((c) => c.method === 'buildFromGit' && (c.args[0] as { labels: Record<string, string> }).labels[LABELS.app] === r.body.appId);
+    expect(builds.map((c) => [(c.args[0] as { dockerfile: string }).dockerfile, (c.args[0] as { context: string }).context])).toEqual([['web/Dockerfile', 'web']]);
+    expect(deployment.images.web).toMatch(/^sha256:/);
+    // Still only one source besides services: an image with services is refused.
+    const both = await call('POST', '/deploy', { token: alice.accessToken, body: { name: name('both'), image: 'a:1', services: [{ name: 'web', image: 'a:1' }] } });
+    expect(both.body.error).toBe('validation');
+  });
+
   it('refuses unknown dependsOn, cycles and duplicate names', async () => {
     const cyc = await call('POST', '/deploy', { token: alice.accessToken, body: { name: 'cyc', services: [{ name: 'a', image: 'x:1', dependsOn: ['b'] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }] } });
     expect(cyc.body.error).toBe('validation');

@@ -18,11 +18,21 @@ import { freePort } from './free-port.js';
 
 export class TestClock implements Clock {
   offsetMs = 0;
+  /** Set by freeze(): the clock stands there (plus what advance() adds) instead of following Date.now(). */
+  private frozenAt: number | undefined;
   now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+    return new Date((this.frozenAt ?? Date.now()) + this.offsetMs);
   }
   advance(ms: number): void {
     this.offsetMs += ms;
+  }
+  /** Stops the clock until thaw(), for assertions on exact durations; only advance() moves it meanwhile. */
+  freeze(): void {
+    this.frozenAt = Date.now();
+  }
+  /** Follows Date.now() again (plus what advance() added): it jumps over the time it stood still, never back. */
+  thaw(): void {
+    this.frozenAt = undefined;
   }
 }
 

@@ -4,12 +4,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFakeDockerDriver, LABELS, type FakeDockerDriver } from '@cynchro/docker-driver';
 import { parseSignatureHeader, signGithubPayload, verifyGithubSignature } from '../src/modules/webhooks/webhooks.service.js';
-import { KEEP_BUILDS } from '../src/modules/worker/deploy-pipeline.js';
 import { builtImageTag } from '../src/modules/runtime/names.js';
 import { deliver, rewritten, sha, sign, type Delivery } from './github-webhooks.js';
 import { settle as settleVia } from './wait.js';
 import { startHarness, type Harness } from './harness.js';
 import { ADMIN_ENV, client, newMasterKey, type TestUser } from './vault-helpers.js';
+
+/** KEEP_RELEASES' default: the images of this many succeeded releases of an app are kept. */
+const KEEP_RELEASES = 5;
 
 describe('the signature check', () => {
   const secret = "It's a Secret to Everybody";
@@ -426,24 +428,25 @@ describe('POST /webhooks/github/:appId', () => {
     expect((await send(appId, { event: 'ping', body: rewritten('github-ping'), secret })).status).toBe(200);
   });
 
-  it(`after each successful deployment, built images beyond the newest ${KEEP_BUILDS} are pruned (never the current one)`, async () => {
+  it(`after each successful deployment, built images of all but the last ${KEEP_RELEASES} succeeded releases are pruned (never the current one)`, async () => {
     const app = await repoApp();
     const ids: string[] = [];
-    for (let i = 0; i < KEEP_BUILDS + 2; i++) {
+    for (let i = 0; i < KEEP_RELEASES + 2; i++) {
       const r = await send(app.appId, { event: 'push', body: push(sha(`prune-${i}`)), secret: app.secret });
       expect(r.body.outcome).toBe('queued');
       await settle(app.appId, r.body.deploymentId);
       ids.push(r.body.deploymentId);
     }
     const images = await docker.listImages({ [LABELS.app]: app.appId });
-    expect(images).toHaveLength(KEEP_BUILDS);
+    expect(images).toHaveLength(KEEP_RELEASES);
     const tags = images.flatMap((i) => i.tags);
-    for (const id of ids.slice(-KEEP_BUILDS)) expect(tags).toContain(builtImageTag(app.appId, id, 'app'));
+    for (const id of ids.slice(-KEEP_RELEASES)) expect(tags).toContain(builtImageTag(app.appId, id, 'app'));
     const pruned = docker.calls.filter((c) => c.method === 'pruneImages' && (c.args[0] as Record<string, string>)[LABELS.app] === app.appId);
-    expect(pruned.length).toBeGreaterThanOrEqual(KEEP_BUILDS + 2);
-    // The current release's image is protected by the id it runs by.
+    expect(pruned.length).toBeGreaterThanOrEqual(KEEP_RELEASES + 2);
+    // The kept releases' images are protected by the ids they run by, the current one's included.
     const current = images.find((i) => i.tags.includes(builtImageTag(app.appId, ids.at(-1)!, 'app')))!;
-    expect(pruned.at(-1)!.args[2]).toEqual([current.id]);
+    expect(pruned.at(-1)!.args[2]).toContain(current.id);
+    expect(new Set(pruned.at(-1)!.args[2] as string[])).toEqual(new Set(images.map((i) => i.id)));
     const [running] = await docker.listContainers({ [LABELS.app]: app.appId });
     expect(running!.image).toBe(current.id);
   });

@@ -69,6 +69,11 @@ export async function exec(id: string, cmd: string[]): Promise<{ out: string; co
   return { out: Buffer.concat(chunks).toString('utf8'), code: info.ExitCode ?? -1 };
 }
 
+/** What `docker kill` does: SIGKILL from outside the platform (the restart policy leaves the container down). */
+export async function killContainer(id: string): Promise<void> {
+  await docker.getContainer(id).kill();
+}
+
 /** Files under /var/lib/docker holding `needle`, with the filesystem type each lives on. */
 export function findOnDockerDisk(needle: string): { path: string; fs: string }[] {
   const r = spawnSync('grep', ['-rlF', '--', needle, '/var/lib/docker'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

@@ -4,6 +4,7 @@ import type { Migration } from 'kysely/migration';
 import { appsMigration } from '../modules/apps/apps.migration.js';
 import { operatorsMigration } from '../modules/auth/operators.migration.js';
 import { deploymentsMigration } from '../modules/deployments/deployments.migration.js';
+import { releasesMigration } from '../modules/deployments/releases.migration.js';
 import { teamsMigration } from '../modules/orgs/teams.migration.js';
 import { webhooksMigration } from '../modules/webhooks/webhooks.migration.js';
 
@@ -95,4 +96,5 @@ export const migrations: Record<string, Migration> = {
   '0005_desired_state': deploymentsMigration,
   '0006_operators': operatorsMigration,
   '0007_teams': teamsMigration,
+  '0008_releases': releasesMigration,
 };

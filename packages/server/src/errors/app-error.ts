@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   email_taken: 409,
   domain_taken: 409,
   conflict: 409,
+  /** Nothing to roll back to, or the release's image is gone. */
+  rollback_unavailable: 409,
   /** The client was too slow sending its request (headers or body). */
   request_timeout: 408,
   payload_too_large: 413,

@@ -10,6 +10,8 @@ import { toAppError } from '../errors/to-app-error.js';
 import type { Deps } from '../deps.js';
 import type { Services } from '../services.js';
 import { logStreamOpenApi, logStreamRoutes, type LogStreamOptions } from '../modules/apps/log-stream.routes.js';
+import type { Metrics } from '../modules/metrics/metrics.js';
+import { instrumentRequests, metricsOpenApi, metricsRoutes, metricsSecuritySchemes } from '../modules/metrics/metrics.routes.js';
 import { webhookRoutes, webhooksOpenApi } from '../modules/webhooks/webhooks.routes.js';
 import { appRouter, type AppRouter } from '../trpc/app-router.js';
 import { bearerFrom, type Context } from '../trpc/context.js';
@@ -54,6 +56,8 @@ export interface BuildServerOptions {
   authRateLimit?: RateLimitRule;
   timeouts?: Partial<ServerTimeouts>;
   logStreams?: LogStreamOptions;
+  /** The server's metrics: every request is timed, and GET /metrics serves them (with METRICS_TOKEN). */
+  metrics?: Metrics;
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
@@ -115,6 +119,10 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     if (socket && !socket.destroyed) socket.end(() => socket.destroy());
   });
 
+  // Before any route, so every one is timed; the REST routes by their documented pattern.
+  const restRoute = restRouteMatcher(appRouter);
+  if (opts.metrics) instrumentRequests(app, opts.metrics, restRoute);
+
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ ok: true }));
 
   await app.register(fastifyTRPCPlugin, {
@@ -130,7 +138,12 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
-  const openApiDoc = buildOpenApiDocument(appRouter, { baseUrl: deps.config.publicApiUrl, version: API_VERSION, extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...opts.extraPaths } });
+  const openApiDoc = buildOpenApiDocument(appRouter, {
+    baseUrl: deps.config.publicApiUrl,
+    version: API_VERSION,
+    extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...metricsOpenApi, ...opts.extraPaths },
+    extraSecuritySchemes: metricsSecuritySchemes,
+  });
   app.get('/openapi.json', async () => openApiDoc);
   await app.register(async (docs) => {
     const { default: scalar } = await import('@scalar/fastify-api-reference');
@@ -139,10 +152,10 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
 
   await app.register(logStreamRoutes(deps, services, opts.logStreams));
   await app.register(webhookRoutes(services));
+  if (opts.metrics) await app.register(metricsRoutes(opts.metrics, { token: deps.config.metricsToken, sendError }));
   for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
 
   // REST, in its own scope so the error-body rewrite touches only these routes (/trpc keeps tRPC's shape).
-  const restRoute = restRouteMatcher(appRouter);
   await app.register(async (rest) => {
     // trpc-to-openapi matches paths case-insensitively and after URL normalisation; REST paths are exactly the
     // documented ones (`/AUTH/login` and `/auth/login/` are not routes), checked before the body is read.

@@ -129,10 +129,10 @@ export function requestTargetProblem(req: Pick<IncomingMessage, 'url' | 'headers
 
 /**
  * The exact REST paths of the router (case-sensitive, no trailing slash), per method; HEAD goes with GET. Answers
- * whether a request's path is one of them.
+ * the route a request's path is, as a pattern (`/apps/:id`), or undefined when it is none of them.
  */
-export function restRouteMatcher(router: AnyTRPCRouter): (method: string, url: string) => boolean {
-  const byMethod = new Map<string, RegExp[]>();
+export function restRouteMatcher(router: AnyTRPCRouter): (method: string, url: string) => string | undefined {
+  const byMethod = new Map<string, { re: RegExp; pattern: string }[]>();
   for (const proc of Object.values(router._def.procedures as Record<string, { _def?: { meta?: Meta } }>)) {
     const o = proc._def?.meta?.openapi;
     if (!o) continue;
@@ -141,12 +141,12 @@ export function restRouteMatcher(router: AnyTRPCRouter): (method: string, url: s
       .map((part) => (/^\{[^}]+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
       .join('');
     const m = o.method.toUpperCase();
-    byMethod.set(m, [...(byMethod.get(m) ?? []), new RegExp(`^${source}$`)]);
+    byMethod.set(m, [...(byMethod.get(m) ?? []), { re: new RegExp(`^${source}$`), pattern: o.path.replace(/\{([^}]+)\}/g, ':$1') }]);
   }
   return (method, url) => {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const res = byMethod.get(method === 'HEAD' ? 'GET' : method.toUpperCase()) ?? [];
-    return res.some((re) => re.test(path));
+    return res.find((r) => r.re.test(path))?.pattern;
   };
 }

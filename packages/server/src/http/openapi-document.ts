@@ -26,7 +26,10 @@ const ErrorBodySchema = {
 /** Extra documented paths served by plain Fastify routes (webhooks, WebSocket); added by their modules. */
 export type ExtraPaths = Record<string, Record<string, unknown>>;
 
-export function buildOpenApiDocument(router: AnyTRPCRouter, opts: { baseUrl: string; version: string; extraPaths?: ExtraPaths }): OpenAPIObject {
+export function buildOpenApiDocument(
+  router: AnyTRPCRouter,
+  opts: { baseUrl: string; version: string; extraPaths?: ExtraPaths; /** Schemes the extra paths use besides the JWT bearer. */ extraSecuritySchemes?: Record<string, unknown> },
+): OpenAPIObject {
   const doc = generateOpenApiDocument(router, {
     title: 'Cynchro API',
     description: 'Self-hosted platform-as-a-service. All /apps, /deploy, /secrets and /admin routes take `Authorization: Bearer <accessToken>`. Errors answer `{ "error": "<code>", "message": "…", "details"?: … }`, those of the HTTP layer too: any request may answer 400 `bad_request` (malformed HTTP, bad escapes, dot segments, a non-origin-form target, no Host), 404 `not_found` (paths are case-sensitive, without a trailing slash), 408 `request_timeout` (a client too slow to send its request) or 431 `header_too_large`.',
@@ -37,6 +40,7 @@ export function buildOpenApiDocument(router: AnyTRPCRouter, opts: { baseUrl: str
   doc.components ??= {};
   doc.components.schemas ??= {};
   doc.components.schemas.Error = ErrorBodySchema as never;
+  if (opts.extraSecuritySchemes) doc.components.securitySchemes = { ...doc.components.securitySchemes, ...opts.extraSecuritySchemes } as never;
 
   const metas = new Map<string, Meta>();
   for (const proc of Object.values(router._def.procedures as Record<string, { _def?: { meta?: Meta } }>)) {

@@ -5,6 +5,7 @@ import { deployRouter } from '../modules/deploy/deploy.router.js';
 import { authRouter } from '../modules/auth/auth.router.js';
 import { invitationsRouter, orgsRouter } from '../modules/orgs/orgs.router.js';
 import { secretsRouter } from '../modules/secrets/secrets.router.js';
+import { statsRouter } from '../modules/stats/stats.router.js';
 import { tokensRouter } from '../modules/tokens/tokens.router.js';
 import { router } from './trpc.js';
 
@@ -14,6 +15,7 @@ export const appRouter = router({
   admin: adminRouter,
   deploy: deployRouter.deploy,
   apps: appsRouter,
+  stats: statsRouter,
   orgs: orgsRouter,
   invitations: invitationsRouter,
   tokens: tokensRouter,

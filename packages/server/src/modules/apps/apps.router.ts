@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { procedure, router } from '../../trpc/trpc.js';
 import { Webhook } from '../deploy/deploy.schema.js';
-import { AppActionResult, AppDetail, AppIdInput, AppList, Deleted, Deployment, DeploymentIdInput, DeploymentLogs, Logs, LogsInput } from './apps.schema.js';
+import { AppActionResult, AppDetail, AppIdInput, AppList, Deleted, Deployment, DeploymentIdInput, DeploymentLogs, DeploymentsPage, DeploymentsPageInput, Logs, LogsInput, RollbackInput, RollbackResult } from './apps.schema.js';
 
 const tags = ['Apps'];
 const auth = ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden'] as const;
@@ -60,4 +60,23 @@ export const appsRouter = router({
     .input(DeploymentIdInput)
     .output(Deployment)
     .mutation(({ ctx, input }) => ctx.services.apps.cancelDeployment(ctx.auth, input.id, input.deploymentId)),
+
+  deployments: procedure
+    .meta({ openapi: { method: 'GET', path: '/apps/{id}/deployments', tags, summary: 'Release history, newest first: `limit` 1–100 (default 20), `before` = the previous page’s nextCursor' }, errors: [...auth, 'validation', 'app_not_found'], permission: 'read', app: 'id' })
+    .input(DeploymentsPageInput)
+    .output(DeploymentsPage)
+    .query(({ ctx, input }) => ctx.services.apps.deploymentsPage(ctx.auth, input.id, input.limit, input.before)),
+
+  rollback: procedure
+    .meta({
+      openapi: { method: 'POST', path: '/apps/{id}/rollback', tags, summary: 'Re-deploy an earlier succeeded release exactly (same images, spec and inline env; no rebuild); default: the newest one before the current release' },
+      successStatus: 202,
+      errors: [...auth, 'validation', 'app_not_found', 'deployment_not_found', 'rollback_unavailable'],
+      permission: 'deploy',
+      app: 'id',
+      audit: { action: 'app.rollback', target: 'app' },
+    })
+    .input(RollbackInput)
+    .output(RollbackResult)
+    .mutation(({ ctx, input }) => ctx.services.apps.rollback(ctx.auth, input.id, input.deploymentId)),
 });

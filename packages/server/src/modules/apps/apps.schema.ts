@@ -50,7 +50,11 @@ export const Deployment = z
     appId: z.string(),
     status: DeploymentStatus,
     trigger: z.enum(['api', 'webhook', 'restart', 'rollback', 'stop']),
-    commitSha: z.string().nullable(),
+    rollbackOf: z.string().nullable().meta({ description: 'The deployment whose release this one re-deployed (trigger rollback)' }),
+    commit: z.string().nullable().meta({ description: 'The commit built (repo apps)' }),
+    commitSha: z.string().nullable().meta({ description: 'Same as commit (kept for earlier clients)' }),
+    image: z.string().nullable().meta({ description: "The image id or digest it ran (the first service's, for multi-service apps); null until its images were ready" }),
+    images: z.record(z.string(), z.string()).nullable().meta({ description: 'Every service’s image id or digest' }),
     error: z.string().nullable(),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
@@ -65,6 +69,25 @@ export const AppDetail = z
 export const AppList = z.object({ apps: z.array(App) }).meta({ id: 'AppList' });
 
 export const AppIdInput = z.object({ id: z.string().min(1).max(64) });
+
+export const DeploymentsPageInput = z.object({
+  id: z.string().min(1).max(64),
+  limit: z.coerce.number<number>().int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+  before: z.string().max(200).regex(/^[A-Za-z0-9_-]+$/, 'must be a nextCursor from a previous page').optional(),
+});
+
+export const DeploymentsPage = z
+  .object({ deployments: z.array(Deployment), nextCursor: z.string().nullable().meta({ description: 'Pass as `before` for the next page; null at the end' }) })
+  .meta({ id: 'DeploymentsPage' });
+
+export const RollbackInput = z.object({
+  id: z.string().min(1).max(64),
+  deploymentId: z.string().min(1).max(64).optional().meta({ description: 'A succeeded deployment of this app; default: the newest succeeded release before the current one' }),
+});
+
+export const RollbackResult = z
+  .object({ appId: z.string(), deploymentId: z.string(), status: z.literal('queued'), rollbackOf: z.string() })
+  .meta({ id: 'RollbackResult' });
 export const DeploymentIdInput = z.object({ id: z.string().min(1).max(64), deploymentId: z.string().min(1).max(64) });
 
 export const LogsInput = z.object({

@@ -9,6 +9,7 @@ import type { DeploymentsService } from '../deployments/deployments.service.js';
 import type { AppRouting } from '../routing/app-routing.js';
 import type { AppRuntime, Replica } from '../runtime/app-runtime.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
+import { isImageId } from '@cynchro/docker-driver';
 import { AAD } from '../vault/aad.js';
 import type { VaultService } from '../vault/vault.service.js';
 import { assertCancellable, type DeploymentWorker } from '../worker/deployment-worker.js';
@@ -170,6 +171,53 @@ export class AppsService {
     return d;
   }
 
+  /** The app's deployments, newest first, `limit` at a time; `before` is the previous page's nextCursor. */
+  async deploymentsPage(auth: AuthContext, appId: string, limit: number, before?: string): Promise<{ deployments: DeploymentDto[]; nextCursor: string | null }> {
+    const app = await this.require(auth, appId);
+    const rows = await this.s.deployments.repo.page(app.id, limit + 1, before === undefined ? undefined : decodeCursor(before));
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { deployments: page.map(toDeploymentDto), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Queues a new deployment of exactly an earlier succeeded release (same images by id, same spec and inline env;
+   * secrets by name at their current values), without a build. Default: the newest succeeded release before the
+   * current one that differs from it. The app's own spec (what the next push or /deploy builds from) stays.
+   */
+  async rollback(auth: AuthContext, appId: string, deploymentId?: string): Promise<{ appId: string; deploymentId: string; status: 'queued'; rollbackOf: string }> {
+    const app = await this.require(auth, appId);
+    const target = deploymentId === undefined ? await this.defaultRollbackTarget(app) : await this.s.deployments.repo.forApp(app.id, deploymentId);
+    if (!target) throw new AppError('deployment_not_found', 'No such deployment');
+    if (target.status !== 'succeeded' || target.trigger === 'stop' || !target.images) {
+      throw new AppError('rollback_unavailable', `Deployment ${target.id} is ${target.status === 'succeeded' ? 'a stop' : target.status}: only a succeeded release can be rolled back to`);
+    }
+    const images = JSON.parse(target.images) as Record<string, string>;
+    for (const [service, ref] of Object.entries(images)) {
+      // Built images must still be here (named ones are pulled again if they went).
+      if (isImageId(ref) && !(await this.s.runtime.imageId(ref))) {
+        throw new AppError('rollback_unavailable', `The image of ${service} in ${target.id} is gone (only the last ${this.deps.config.keepReleases} releases keep theirs); deploy it again instead`);
+      }
+    }
+    const row = this.s.deployments.newRow(app, newId('dep'), 'rollback', { spec: target.spec, images: target.images, imageIds: target.image_ids, commitSha: target.commit_sha, rollbackOf: target.id });
+    const queued = await this.s.deployments.enqueue(async (tx, queue) => {
+      if (!(await this.repo.findIn(tx, app.id))) return false;
+      await queue(row);
+      return true;
+    });
+    if (!queued) throw new AppError('app_not_found', 'No such app');
+    return { appId: app.id, deploymentId: row.id, status: 'queued', rollbackOf: target.id };
+  }
+
+  private async defaultRollbackTarget(app: AppsTable): Promise<DeploymentsTable> {
+    const current = app.current_deployment_id ? await this.s.deployments.repo.byId(app.current_deployment_id) : undefined;
+    if (!current) throw new AppError('rollback_unavailable', 'The app has no deployed release to roll back from');
+    const sameRelease = (d: DeploymentsTable) => d.images === current.images && d.spec === current.spec;
+    const earlier = (await this.s.deployments.repo.succeeded(app.id, 100)).find((d) => d.created_at <= current.created_at && d.id !== current.id && !sameRelease(d));
+    if (!earlier) throw new AppError('rollback_unavailable', 'There is no earlier succeeded release to roll back to');
+    return earlier;
+  }
+
   async cancelDeployment(auth: AuthContext, appId: string, deploymentId: string): Promise<DeploymentDto> {
     const app = await this.require(auth, appId);
     const d = await this.s.deployments.repo.forApp(app.id, deploymentId);
@@ -227,6 +275,35 @@ export class AppsService {
   }
 }
 
+/** A page position: the last row's (created_at, id), opaque to clients. */
+function encodeCursor(d: Pick<DeploymentsTable, 'created_at' | 'id'>): string {
+  return Buffer.from(`${d.created_at}|${d.id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || rest.length || Number.isNaN(Date.parse(createdAt)) || !/^dep_[a-z0-9]+$/.test(id)) {
+    throw AppError.validation({ before: ['must be a nextCursor from a previous page'] });
+  }
+  return { createdAt, id };
+}
+
 export function toDeploymentDto(d: DeploymentsTable): DeploymentDto {
-  return { id: d.id, appId: d.app_id, status: d.status, trigger: d.trigger, commitSha: d.commit_sha, error: d.error, createdAt: d.created_at, startedAt: d.started_at, finishedAt: d.finished_at };
+  const images = d.image_ids ? (JSON.parse(d.image_ids) as Record<string, string>) : null;
+  const first = images ? ((JSON.parse(d.spec) as AppSpec).services[0]?.name ?? Object.keys(images)[0]) : undefined;
+  return {
+    id: d.id,
+    appId: d.app_id,
+    status: d.status,
+    trigger: d.trigger,
+    rollbackOf: d.rollback_of,
+    commit: d.commit_sha,
+    commitSha: d.commit_sha,
+    image: images && first ? (images[first] ?? null) : null,
+    images,
+    error: d.error,
+    createdAt: d.created_at,
+    startedAt: d.started_at,
+    finishedAt: d.finished_at,
+  };
 }

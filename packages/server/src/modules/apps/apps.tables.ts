@@ -40,8 +40,12 @@ export interface DeploymentsTable {
   trigger: 'api' | 'webhook' | 'restart' | 'rollback' | 'stop';
   commit_sha: string | null;
   error: string | null;
-  /** JSON { service: image reference } once its images are known (built, pulled or reused): what it ran. */
+  /** JSON { service: image reference } once its images are known (built, pulled or reused): what it runs by. */
   images: string | null;
+  /** JSON { service: image id or digest } resolved when its images were ready: exactly what it ran. */
+  image_ids: string | null;
+  /** The deployment whose release this one re-deployed (trigger `rollback`). */
+  rollback_of: string | null;
   cancel_requested: number;
   created_at: string;
   started_at: string | null;

@@ -116,10 +116,12 @@ export const DeployInput = z
     secretFiles: secretNameList.optional(),
   })
   .superRefine((v, ctx) => {
-    const sources = (['image', 'repo', 'services'] as const).filter((k) => v[k] !== undefined);
+    // `services` replaces image/repo as the app's source, but a top-level repo goes with it: the one its built
+    // services are built from (CONTRACT.md "Multi-service apps").
+    const sources = (['image', 'repo', 'services'] as const).filter((k) => v[k] !== undefined && !(k === 'repo' && v.services !== undefined));
     if (sources.length !== 1) {
       for (const k of ['image', 'repo', 'services'] as const)
-        ctx.addIssue({ code: 'custom', path: [k], message: 'exactly one of image, repo or services is required' });
+        ctx.addIssue({ code: 'custom', path: [k], message: 'exactly one of image, repo or services is required (services may come with the repo its services build from)' });
       return;
     }
     if (v.services) {

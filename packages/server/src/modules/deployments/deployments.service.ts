@@ -33,7 +33,12 @@ export class DeploymentsService {
   }
 
   /** A job row for the app, snapshotting `spec` (what it rolls out is fixed at queue time). */
-  newRow(app: Pick<AppsTable, 'id' | 'org_id' | 'spec'>, id: string, trigger: Trigger, opts: { commitSha?: string | null; images?: string | null; spec?: string } = {}): DeploymentsTable {
+  newRow(
+    app: Pick<AppsTable, 'id' | 'org_id' | 'spec'>,
+    id: string,
+    trigger: Trigger,
+    opts: { commitSha?: string | null; images?: string | null; imageIds?: string | null; spec?: string; rollbackOf?: string } = {},
+  ): DeploymentsTable {
     return {
       id,
       app_id: app.id,
@@ -43,6 +48,8 @@ export class DeploymentsService {
       trigger,
       commit_sha: opts.commitSha ?? null,
       images: opts.images ?? null,
+      image_ids: opts.imageIds ?? null,
+      rollback_of: opts.rollbackOf ?? null,
       error: null,
       cancel_requested: 0,
       created_at: this.now(),
@@ -58,36 +65,38 @@ export class DeploymentsService {
    */
   async enqueue<T>(work: (tx: Db, queue: (row: DeploymentsTable) => Promise<void>) => Promise<T>): Promise<T> {
     const queued: DeploymentsTable[] = [];
-    const superseded: { id: string; appId: string }[] = [];
+    const superseded: DeploymentsTable[] = [];
     const cancelRequested: { id: string; appId: string }[] = [];
     const result = await this.deps.db.transaction().execute((tx) =>
       work(tx, async (row) => {
         const r = await this.repo.queueIn(tx, row);
         queued.push(row);
-        superseded.push(...r.superseded.map((id) => ({ id, appId: row.app_id })));
+        superseded.push(...r.superseded);
         cancelRequested.push(...r.cancelRequested.map((id) => ({ id, appId: row.app_id })));
       }),
     );
-    for (const s of superseded) this.emitStatus(s.id, s.appId, 'canceled');
+    for (const s of superseded) this.emitStatus(s);
     for (const c of cancelRequested) this.deps.events.emit('deployment-cancel', { deploymentId: c.id, appId: c.appId });
-    for (const row of queued) this.emitStatus(row.id, row.app_id, 'queued');
+    for (const row of queued) this.emitStatus(row);
     for (const appId of new Set(queued.map((r) => r.app_id))) await this.refreshApp(appId);
     return result;
   }
 
   /** The worker takes a queued job: `building` when it has something to build, else `deploying`. */
   async claim(d: DeploymentsTable, first: 'building' | 'deploying'): Promise<boolean> {
-    if (!(await this.repo.transition(d.id, first, { started_at: this.now() }, ['queued']))) return false;
-    this.emitStatus(d.id, d.app_id, first);
+    const row = await this.repo.transition(d.id, first, { started_at: this.now() }, ['queued']);
+    if (!row) return false;
+    this.emitStatus(row);
     return true;
   }
 
   async advance(d: Pick<DeploymentsTable, 'id' | 'app_id'>, to: 'deploying', fields: TransitionFields = {}): Promise<void> {
-    if (await this.repo.transition(d.id, to, fields, ['building', 'deploying'])) this.emitStatus(d.id, d.app_id, to);
+    const row = await this.repo.transition(d.id, to, fields, ['building', 'deploying']);
+    if (row) this.emitStatus(row);
   }
 
   /** Facts learnt on the way (the commit built, the images run); never moves the status. */
-  async record(id: string, fields: Pick<TransitionFields, 'commit_sha' | 'images'>): Promise<void> {
+  async record(id: string, fields: Pick<TransitionFields, 'commit_sha' | 'images' | 'image_ids'>): Promise<void> {
     await this.repo.setFields(id, fields);
   }
 
@@ -95,10 +104,10 @@ export class DeploymentsService {
     const count = this.tenantLines.get(d.id);
     this.tenantLines.delete(d.id);
     if (count?.dropped) await this.append(d.id, 'system', `… ${count.dropped} lines dropped (a deployment keeps at most ${MAX_TENANT_LINES} lines of build and pull output)`);
-    const ok = await this.repo.transition(d.id, status, { error, finished_at: this.now() });
-    if (ok) this.emitStatus(d.id, d.app_id, status);
+    const row = await this.repo.transition(d.id, status, { error, finished_at: this.now() });
+    if (row) this.emitStatus(row);
     await this.refreshApp(d.app_id);
-    return ok;
+    return !!row;
   }
 
   /** Appends to the deployment's own log and tells live followers. */
@@ -127,8 +136,9 @@ export class DeploymentsService {
 
   /** A queued job ends `canceled` at once; a running one is asked to stop (its worker cleans up, then ends it). */
   async cancel(d: Pick<DeploymentsTable, 'id' | 'app_id'>): Promise<void> {
-    if (await this.repo.transition(d.id, 'canceled', { error: 'canceled by request', finished_at: this.now() }, ['queued'])) {
-      this.emitStatus(d.id, d.app_id, 'canceled');
+    const row = await this.repo.transition(d.id, 'canceled', { error: 'canceled by request', finished_at: this.now() }, ['queued']);
+    if (row) {
+      this.emitStatus(row);
       await this.refreshApp(d.app_id);
       return;
     }
@@ -217,7 +227,8 @@ export class DeploymentsService {
     }
   }
 
-  private emitStatus(deploymentId: string, appId: string, status: DeploymentStatus): void {
-    this.deps.events.emit('deployment-status', { deploymentId, appId, status });
+  /** Announces the row as its transition wrote it. */
+  private emitStatus(d: DeploymentsTable): void {
+    this.deps.events.emit('deployment-status', { deploymentId: d.id, appId: d.app_id, status: d.status, trigger: d.trigger, createdAt: d.created_at, finishedAt: d.finished_at });
   }
 }

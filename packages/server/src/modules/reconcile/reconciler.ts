@@ -37,6 +37,16 @@ export interface ReconcilerOptions {
   failWindowMs?: number;
 }
 
+/**
+ * What the reconciler did to restore desired state, announced as 'reconcile-action' (the metrics count them):
+ * containers of deleted apps removed (`orphans_removed`, per app), replicas of releases no longer current removed
+ * (`stale_removed`), replicas beyond the release's count removed (`surplus_removed`), a stopped app's replicas
+ * stopped (`stopped`), stopped replicas started again (`restarted`), missing or broken ones recreated (`recreated`),
+ * an app marked `failed` (crash loop, replicas it cannot recreate) or back to running (`marked_failed`, `recovered`).
+ */
+export const RECONCILE_ACTIONS = ['orphans_removed', 'stale_removed', 'surplus_removed', 'stopped', 'restarted', 'recreated', 'marked_failed', 'recovered'] as const;
+export type ReconcileAction = (typeof RECONCILE_ACTIONS)[number];
+
 interface Death {
   at: number;
   service: string;
@@ -124,7 +134,10 @@ export class Reconciler {
     const all = await this.d.runtime.replicas(appId);
     const current = app.current_deployment_id;
     const extras = all.filter((r) => r.deploymentId !== current);
-    if (extras.length) await this.d.runtime.removeReplicas(extras.map((r) => r.id));
+    if (extras.length) {
+      await this.d.runtime.removeReplicas(extras.map((r) => r.id));
+      this.acted(appId, 'stale_removed', extras.length);
+    }
     if (!current) return;
     const release = await this.d.deployments.repo.byId(current);
     if (!release) return;
@@ -140,10 +153,16 @@ export class Reconciler {
       if (!svc || r.index >= replicasOf(svc) || keep.has(key)) surplus.push(r);
       else keep.set(key, r);
     }
-    if (surplus.length) await this.d.runtime.removeReplicas(surplus.map((r) => r.id));
+    if (surplus.length) {
+      await this.d.runtime.removeReplicas(surplus.map((r) => r.id));
+      this.acted(appId, 'surplus_removed', surplus.length);
+    }
 
     if (app.desired_state === 'stopped') {
-      if ([...keep.values()].some((r) => r.running)) await this.d.runtime.stopApp(appId);
+      if ([...keep.values()].some((r) => r.running)) {
+        await this.d.runtime.stopApp(appId);
+        this.acted(appId, 'stopped', 1);
+      }
       await this.d.routing.refresh(appId);
       return;
     }
@@ -155,12 +174,14 @@ export class Reconciler {
     let waiting: string | null = null;
     if (missing.length || stopped.length) {
       const broken = stopped.length ? await this.d.runtime.restartStopped(stopped) : [];
+      this.acted(appId, 'restarted', stopped.length - broken.length);
       if (missing.length || broken.length) {
         if (this.d.vault.sealed && needsVault(spec, false)) {
           waiting = `waiting for the vault to be unsealed to recreate ${missing.length + broken.length} container(s)`;
         } else {
           const built = await this.d.releases.build(app, release, imagesOf(app, release, spec));
           await this.d.runtime.repair(built, missing, broken);
+          this.acted(appId, 'recreated', missing.length + broken.length);
           this.d.log.info({ appId, recreated: missing.length + broken.length }, 'recreated replicas of a running app');
         }
       }
@@ -191,6 +212,11 @@ export class Reconciler {
       else if (waiting) notes.push(waiting);
     }
     await this.d.deployments.reportHealth(app.id, failed, notes.length ? [...new Set(notes)].join('; ') : null);
+    if (failed !== !!app.health_failed) this.acted(app.id, failed ? 'marked_failed' : 'recovered', 1);
+  }
+
+  private acted(appId: string, kind: ReconcileAction, count: number): void {
+    if (count > 0) this.d.events.emit('reconcile-action', { appId, kind, count });
   }
 
   private async onRuntimeEvent(e: RuntimeEvent): Promise<void> {
@@ -252,7 +278,11 @@ export class Reconciler {
     const orgs = new Set(await this.d.deployments.repo.orgIds());
     const known = new Set((await this.d.deployments.repo.allApps()).map((a) => a.id));
     for (const appId of await this.d.runtime.appsOnRuntime(orgs)) {
-      if (!known.has(appId)) await this.d.runtime.removeApp(appId).catch((err) => this.d.log.warn({ err, appId }, 'could not remove what a deleted app left'));
+      if (known.has(appId)) continue;
+      await this.d.runtime.removeApp(appId).then(
+        () => this.acted(appId, 'orphans_removed', 1),
+        (err) => this.d.log.warn({ err, appId }, 'could not remove what a deleted app left'),
+      );
     }
   }
 }

@@ -51,6 +51,26 @@ export interface Replica {
   createdAt: string;
 }
 
+/** A running replica's resource usage (GET /apps/{id}/stats). */
+export interface ReplicaStats {
+  replicaId: string;
+  service: string;
+  /** 0-based index within the service. */
+  index: number;
+  /** As `docker stats`: one busy core is 100. */
+  cpuPercent: number;
+  /** Without the reclaimable page cache, as `docker stats`. */
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  /**
+   * How often it came back after going down: the engine's restart-policy count, or what the runtime saw itself
+   * (restarts the engine does not count, e.g. the reconciler starting a killed replica), whichever is larger.
+   */
+  restarts: number;
+  /** ISO 8601: the start of its current run. */
+  startedAt: string;
+}
+
 /** What the runtime observed, normalised for the reconciler. */
 export type RuntimeEvent =
   /** A replica answers after a (re)start: route it. */
@@ -96,6 +116,8 @@ export interface AppRuntime {
   build(req: BuildRequest): Promise<{ image: string; commitSha: string }>;
   /** Pulls the image unless present. */
   ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<void>;
+  /** The full id of an image present on the runtime (by name or id), or null when it is not there. */
+  imageId(ref: string): Promise<string | null>;
   /**
    * Starts every replica of every service in dependsOn waves, each wave healthy before the next; on failure
    * removes what it started and throws. Nothing of another release is touched.
@@ -103,6 +125,8 @@ export interface AppRuntime {
   startRelease(release: Release, opts: StartOptions): Promise<void>;
   /** The app's replicas (of one release when `deploymentId` is given), stopped ones included. */
   replicas(appId: string, deploymentId?: string): Promise<Replica[]>;
+  /** One reading of the resource usage of the app's running replicas (of one release when `deploymentId` is given). */
+  stats(appId: string, deploymentId?: string): Promise<ReplicaStats[]>;
   /** Brings the named replicas of a release back: starts a stopped one, recreates a missing or broken one. */
   repair(release: Release, missing: { service: string; index: number }[], stopped: Replica[]): Promise<void>;
   /** Starts replicas that only need a start (their spec and secrets are still held); answers those that need more. */

@@ -53,3 +53,27 @@ describe('DockerRuntime replica-down reports', () => {
     expect(t.downs().some((e) => e.action === 'killed')).toBe(true);
   });
 });
+
+describe('DockerRuntime stats', () => {
+  it('reads the running replicas of the release asked for; a stopped one has no reading; restarts count what the engine does not', async () => {
+    const t = await setup();
+    t.docker.setStats(t.id, { cpuPercent: 33, memoryBytes: 5_000_000 });
+    expect(await t.runtime.stats('app_1', 'dep_1')).toEqual([
+      { replicaId: t.id, service: 'web', index: 0, cpuPercent: 33, memoryBytes: 5_000_000, memoryLimitBytes: 64 * 1024 * 1024, restarts: 0, startedAt: (await t.docker.inspectContainer(t.id))!.startedAt },
+    ]);
+    expect(await t.runtime.stats('app_1', 'dep_other')).toEqual([]);
+    expect(await t.runtime.stats('app_other')).toEqual([]);
+    await t.docker.stopContainer(t.id);
+    expect(await t.runtime.stats('app_1')).toEqual([]);
+    // Started again by hand (as the reconciler does): the engine's count stays 0, the runtime saw a death and a start.
+    await t.docker.startContainer(t.id);
+    await t.until(() => t.downs().length > 0);
+    let restarts = 0;
+    for (let i = 0; i < 400 && restarts === 0; i++) {
+      restarts = (await t.runtime.stats('app_1'))[0]?.restarts ?? 0;
+      if (!restarts) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(restarts).toBe(1);
+    expect((await t.docker.inspectContainer(t.id))?.restartCount).toBe(0);
+  });
+});

@@ -5,7 +5,7 @@ import { DockerError, isImageId, LABELS, type ContainerInfo, type DockerDriver, 
 import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import { step } from '../../lib/step-timeout.js';
-import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, RuntimeEvent, StartOptions } from './app-runtime.js';
+import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, ReplicaStats, RuntimeEvent, StartOptions } from './app-runtime.js';
 import { builtImageTag, containerName, EXTRA_LABELS, networkName, releaseLabels, volumeName } from './names.js';
 
 export interface DockerRuntimeOptions {
@@ -43,6 +43,10 @@ export class DockerRuntime implements AppRuntime {
   private readonly probing = new Map<string, AbortController>();
   /** When a container last got a kill signal: its next death is a kill, not a crash. */
   private readonly killedAt = new Map<string, number>();
+  /** Containers seen dying and not yet seen starting again. */
+  private readonly downSeen = new Set<string>();
+  /** Container id → how often this process saw it start again after a death (whoever started it). */
+  private readonly restartsSeen = new Map<string, number>();
   private follow: AbortController | undefined;
   private following: Promise<void> | undefined;
   private engineDown = false;
@@ -90,6 +94,10 @@ export class DockerRuntime implements AppRuntime {
     await this.docker.pullImage(ref, { signal: opts.signal, onLine: opts.onLine, timeoutMs: opts.timeoutMs });
   }
 
+  async imageId(ref: string): Promise<string | null> {
+    return (await this.docker.inspectImage(ref))?.id ?? null;
+  }
+
   async startRelease(release: Release, opts: StartOptions): Promise<void> {
     try {
       const network = await this.docker.ensureNetwork(networkName(release.appId), releaseLabels(release, false));
@@ -116,6 +124,36 @@ export class DockerRuntime implements AppRuntime {
   async replicas(appId: string, deploymentId?: string): Promise<Replica[]> {
     const labels: Labels = { [LABELS.app]: appId, ...(deploymentId ? { [LABELS.deployment]: deploymentId } : {}) };
     return (await this.docker.listContainers(labels, { all: true })).map((c) => this.toReplica(c));
+  }
+
+  async stats(appId: string, deploymentId?: string): Promise<ReplicaStats[]> {
+    const labels: Labels = { [LABELS.app]: appId, ...(deploymentId ? { [LABELS.deployment]: deploymentId } : {}) };
+    const read = await Promise.all(
+      (await this.docker.listContainers(labels)).map(async (c): Promise<ReplicaStats | undefined> => {
+        const [usage, info] = await Promise.all([this.docker.containerStats(c.id), this.docker.inspectContainer(c.id)]).catch((err: unknown) => {
+          // Removed since it was listed (a rollout retiring it): no longer one of the app's replicas.
+          if (err instanceof DockerError && err.code === 'not_found') return [null, null] as const;
+          throw err;
+        });
+        // Stopped since it was listed, or between two restart attempts: no reading to give.
+        if (!usage || !info?.running) return undefined;
+        const r = this.toReplica(c);
+        return {
+          replicaId: c.id,
+          service: r.service,
+          index: r.index,
+          cpuPercent: usage.cpuPercent,
+          memoryBytes: usage.memoryBytes,
+          memoryLimitBytes: usage.memoryLimitBytes,
+          // The engine counts only its restart policy's restarts, and from the last explicit start on; this process
+          // counts every start after a death it saw (a killed replica the reconciler started again), but only since
+          // it began following the engine. Each misses some of the other's.
+          restarts: Math.max(info.restartCount ?? 0, this.restartsSeen.get(c.id) ?? 0),
+          startedAt: info.startedAt ?? c.createdAt,
+        };
+      }),
+    );
+    return read.filter((x): x is ReplicaStats => x !== undefined).sort((a, b) => a.service.localeCompare(b.service) || a.index - b.index);
   }
 
   async repair(release: Release, missing: { service: string; index: number }[], stopped: Replica[]): Promise<void> {
@@ -298,6 +336,12 @@ export class DockerRuntime implements AppRuntime {
     const appId = e.labels[LABELS.app];
     const deploymentId = e.labels[LABELS.deployment];
     if (!appId || !deploymentId) return;
+    if (e.action === 'die') this.downSeen.add(e.containerId);
+    else if (e.action === 'start' && this.downSeen.delete(e.containerId)) this.restartsSeen.set(e.containerId, (this.restartsSeen.get(e.containerId) ?? 0) + 1);
+    else if (e.action === 'destroy') {
+      this.downSeen.delete(e.containerId);
+      this.restartsSeen.delete(e.containerId);
+    }
     if (e.action === 'start') {
       // Our own start: startRelease/repair already proved (or is proving) it; only a later start is news.
       const at = this.healthyAt.get(e.containerId);

@@ -2,6 +2,7 @@
 // release and wait until healthy → switch the routes → the app's current release → retire the old one → prune
 // images. Nothing serving is touched before the switch, so any failure up to it leaves the previous release in
 // place. A stop: routes answer 503, the containers stop, the app is `stopped`.
+import { isImageId } from '@cynchro/docker-driver';
 import type { Deps } from '../../deps.js';
 import { step } from '../../lib/step-timeout.js';
 import type { AppSpec } from '../apps/app-spec.js';
@@ -26,12 +27,11 @@ export interface PipelineTimeouts {
 
 export const DEFAULT_TIMEOUTS: PipelineTimeouts = { buildMs: 20 * 60_000, pullMs: 5 * 60_000, startMs: 60_000, healthMs: 90_000, switchMs: 30_000, drainMs: 2_000 };
 
-/** Built images kept per app after a successful deployment: this many deployments' worth (rollback material). */
-export const KEEP_BUILDS = 5;
-
 export interface PipelineDeps {
   config: Deps['config'];
   log: Deps['log'];
+  /** Where each build's end is announced ('build-finished'). */
+  events: Deps['events'];
   runtime: AppRuntime;
   routing: AppRouting;
   deployments: DeploymentsService;
@@ -51,7 +51,7 @@ export class DeployPipeline {
     const spec = JSON.parse(job.spec) as AppSpec;
 
     const images = await this.images(job, app, spec, signal);
-    await this.d.deployments.advance(job, 'deploying', { images: JSON.stringify(images) });
+    await this.d.deployments.advance(job, 'deploying', { images: JSON.stringify(images), image_ids: JSON.stringify(await this.imageIds(images)) });
 
     const release = await this.d.releases.build(app, job, images);
     await log(`materialised env for ${release.services.length} service(s)`);
@@ -89,21 +89,23 @@ export class DeployPipeline {
       try {
         for (const svc of toBuild) {
           log('system', `building ${svc.name} from ${spec.repo.url}#${spec.repo.branch} (${svc.build!.dockerfile})`);
-          const built = await step(`build of ${svc.name}`, this.d.timeouts.buildMs, signal, (s) =>
-            this.d.runtime.build({
-              ref: { appId: app.id, orgId: app.org_id, deploymentId: job.id },
-              service: svc.name,
-              repoUrl: spec.repo!.url,
-              branch: spec.repo!.branch,
-              ...(commit ? { commit } : {}),
-              dockerfile: svc.build!.dockerfile,
-              context: svc.build!.context,
-              ...(token ? { token } : {}),
-              allowHosts: this.d.config.gitAllowHosts,
-              onLine: (l) => log('build', l),
-              signal: s,
-              timeoutMs: this.d.timeouts.buildMs,
-            }),
+          const built = await this.timedBuild(job, svc.name, signal, () =>
+            step(`build of ${svc.name}`, this.d.timeouts.buildMs, signal, (s) =>
+              this.d.runtime.build({
+                ref: { appId: app.id, orgId: app.org_id, deploymentId: job.id },
+                service: svc.name,
+                repoUrl: spec.repo!.url,
+                branch: spec.repo!.branch,
+                ...(commit ? { commit } : {}),
+                dockerfile: svc.build!.dockerfile,
+                context: svc.build!.context,
+                ...(token ? { token } : {}),
+                allowHosts: this.d.config.gitAllowHosts,
+                onLine: (l) => log('build', l),
+                signal: s,
+                timeoutMs: this.d.timeouts.buildMs,
+              }),
+            ),
           );
           images[svc.name] = built.image;
           commit = built.commitSha;
@@ -115,24 +117,53 @@ export class DeployPipeline {
       }
     }
     for (const svc of spec.services) {
-      if (images[svc.name] || !svc.image) continue;
-      await step(`pull of ${svc.image}`, this.d.timeouts.pullMs, signal, (s) =>
-        this.d.runtime.ensureImage(svc.image!, { signal: s, onLine: (l) => log('pull', l), timeoutMs: this.d.timeouts.pullMs }),
+      // A named image is pulled again if it went (a restart or rollback names it too); built ones run by id.
+      const ref = images[svc.name] ?? svc.image;
+      if (!ref || isImageId(ref)) continue;
+      await step(`pull of ${ref}`, this.d.timeouts.pullMs, signal, (s) =>
+        this.d.runtime.ensureImage(ref, { signal: s, onLine: (l) => log('pull', l), timeoutMs: this.d.timeouts.pullMs }),
       );
-      images[svc.name] = svc.image;
+      images[svc.name] = ref;
     }
     return images;
   }
 
-  /** Best effort: a failed prune never fails the deployment; the next successful one prunes again. */
+  /** Exactly what each service runs: a built image's id, a named image's id as the runtime has it now. */
+  private async imageIds(images: Images): Promise<Images> {
+    const ids: Images = {};
+    for (const [service, ref] of Object.entries(images)) ids[service] = isImageId(ref) ? ref : ((await this.d.runtime.imageId(ref)) ?? ref);
+    return ids;
+  }
+
+  /**
+   * Keeps the built images of the app's last KEEP_RELEASES succeeded deployments (and this one's), removes its other
+   * built images. Best effort: a failed prune never fails the deployment; the next successful one prunes again.
+   */
   private async prune(job: DeploymentsTable, app: AppsTable, images: Images): Promise<void> {
-    const spec = JSON.parse(job.spec) as AppSpec;
-    const perDeployment = Math.max(1, spec.services.filter((s) => s.build).length);
     try {
-      const pruned = await this.d.runtime.pruneImages(app.id, KEEP_BUILDS * perDeployment, Object.values(images));
+      const kept = await this.d.deployments.repo.succeeded(app.id, this.d.config.keepReleases - 1);
+      const protect = new Set(Object.values(images));
+      for (const d of kept) for (const ref of Object.values(JSON.parse(d.images ?? '{}') as Images)) protect.add(ref);
+      const pruned = await this.d.runtime.pruneImages(app.id, 0, [...protect]);
       if (pruned.length) await this.d.deployments.log(job.id, 'system', `pruned ${pruned.length} old image(s)`);
     } catch (err) {
       this.d.log.warn({ err, appId: app.id, deploymentId: job.id }, 'pruning old images failed');
+    }
+  }
+
+  /** Runs one service's build and announces how it ended and how long it took (canceled: the job was aborted). */
+  private async timedBuild<T>(job: DeploymentsTable, service: string, signal: AbortSignal, build: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let outcome: 'succeeded' | 'failed' | 'canceled' = 'failed';
+    try {
+      const built = await build();
+      outcome = 'succeeded';
+      return built;
+    } catch (e) {
+      if (signal.aborted) outcome = 'canceled';
+      throw e;
+    } finally {
+      this.d.events.emit('build-finished', { appId: job.app_id, deploymentId: job.id, service, outcome, seconds: (performance.now() - started) / 1000 });
     }
   }
 
