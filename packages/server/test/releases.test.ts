@@ -131,6 +131,18 @@ describe('rollback', () => {
     expect(cross.body.error).toBe('deployment_not_found');
   });
 
+  it('refuses a named image whose tag now names another image: it would not be the same release', async () => {
+    const name = appName();
+    const d1 = await deploy(name, 'acme/moving:1');
+    await deploy(name, 'acme/moving:2');
+    docker.addImage('acme/moving:1'); // re-pushed and pulled: the tag moves to a new image
+    expect(await h.deps.runtime.imageId('acme/moving:1')).not.toBe(d1.image);
+    const r = await call('POST', `/apps/${d1.appId}/rollback`, { token: u.accessToken });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toBe('rollback_unavailable');
+    expect(r.body.message).toContain(d1.image);
+  });
+
   it('a stopped app rolled back runs again', async () => {
     const name = appName();
     const d1 = await deploy(name, 'acme/st:1');

@@ -193,10 +193,16 @@ export class AppsService {
       throw new AppError('rollback_unavailable', `Deployment ${target.id} is ${target.status === 'succeeded' ? 'a stop' : target.status}: only a succeeded release can be rolled back to`);
     }
     const images = JSON.parse(target.images) as Record<string, string>;
+    const ran = target.image_ids ? (JSON.parse(target.image_ids) as Record<string, string>) : {};
     for (const [service, ref] of Object.entries(images)) {
-      // Built images must still be here (named ones are pulled again if they went).
-      if (isImageId(ref) && !(await this.s.runtime.imageId(ref))) {
+      const now = await this.s.runtime.imageId(ref);
+      // Built images must still be here; a named one is pulled again if it went, but a tag that now names another
+      // image would not be the same release.
+      if (isImageId(ref) && !now) {
         throw new AppError('rollback_unavailable', `The image of ${service} in ${target.id} is gone (only the last ${this.deps.config.keepReleases} releases keep theirs); deploy it again instead`);
+      }
+      if (!isImageId(ref) && now && ran[service] && now !== ran[service]) {
+        throw new AppError('rollback_unavailable', `${ref} (service ${service}) now names another image than the one ${target.id} ran (${ran[service]}); deploy that image by digest instead`);
       }
     }
     const row = this.s.deployments.newRow(app, newId('dep'), 'rollback', { spec: target.spec, images: target.images, imageIds: target.image_ids, commitSha: target.commit_sha, rollbackOf: target.id });
