@@ -4,7 +4,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { createDockerodeDriver } from '@cynchro/docker-driver';
 import { buildBusybox, busyboxDir, imageLabels } from '@cynchro/docker-driver/testing';
 import { startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient, CynchroError, type CynchroClient } from '@cynchro/sdk';
+import { viaIngress as ingressGet } from '../../../packages/sdk/test/helpers.js';
 import { loadWorkflow, type Contexts } from '../src/load-workflow.js';
 import { isCynchroStep, type StepResult } from '../src/run-job.js';
 import { CLI_BIN_DIR, INSTALL_STEP, rehearse, WORKFLOW_FILE } from '../src/main.js';
@@ -32,18 +32,7 @@ let secret: string;
 let home: string;
 
 /** GET through the embedded ingress with the app's domain as Host. */
-function viaIngress(domain: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: Number(server.env.INGRESS_PORT), path: '/', headers: { host: domain } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-  });
-}
+const viaIngress = (domain: string) => ingressGet(server.env.INGRESS_PORT!, domain);
 
 const webImage = (greeting: string) =>
   [

@@ -2,10 +2,9 @@
 // (REST, /trpc, the WebSocket log streams), expiry, revocation at once, lastUsedAt. A real server on the fake engine.
 import type { AddressInfo } from 'node:net';
 import superjson from 'superjson';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
-import { teams, type Team } from './teams-helpers.js';
+import { openLogStream, teams, type Team } from './teams-helpers.js';
 import { ADMIN_ENV, newMasterKey, type TestUser } from './vault-helpers.js';
 import { until } from './wait.js';
 
@@ -46,14 +45,7 @@ async function trpc(kind: 'query' | 'mutation', path: string, token: string, inp
   return { status: res.statusCode, error: (body.error?.json ?? body.error)?.data?.appError?.error as string | undefined, data: body.result?.data ? superjson.deserialize(body.result.data) : undefined };
 }
 
-function stream(appId: string, token: string) {
-  const ws = new WebSocket(`${wsBase}/apps/${appId}/logs/stream?token=${encodeURIComponent(token)}`);
-  const s = { ws, ready: false, closed: null as { code: number; reason: string } | null };
-  ws.on('message', (m) => JSON.parse(String(m)).type === 'ready' && (s.ready = true));
-  ws.on('close', (code, reason) => (s.closed = { code, reason: String(reason) }));
-  ws.on('error', () => {});
-  return until('the stream to be ready or closed', () => (s.ready || s.closed ? s : undefined));
-}
+const stream = (appId: string, token: string) => openLogStream(wsBase, appId, token);
 
 describe('creating and listing tokens', () => {
   it('answers a cyn_ secret once; only its hash is stored; lists never show it', async () => {

@@ -4,7 +4,8 @@ import { expect } from 'vitest';
 import type { Harness } from './harness.js';
 import { uniqueEmail } from './harness.js';
 import { client, type Reply, type TestUser } from './vault-helpers.js';
-import { settle } from './wait.js';
+import WebSocket from 'ws';
+import { settle, until } from './wait.js';
 
 export type Role = 'owner' | 'admin' | 'developer' | 'viewer';
 export const ROLES: Role[] = ['owner', 'admin', 'developer', 'viewer'];
@@ -68,4 +69,14 @@ export function teams(h: () => Harness) {
   }
 
   return { ...c, switchTo, join, team, deployApp, apiToken };
+}
+
+/** A live log stream of an app at `wsBase` (ws://host:port) with `token` (?token=), once ready or closed. */
+export function openLogStream(wsBase: string, appId: string, token: string) {
+  const ws = new WebSocket(`${wsBase}/apps/${appId}/logs/stream?token=${encodeURIComponent(token)}`);
+  const s = { ws, ready: false, closed: null as { code: number; reason: string } | null };
+  ws.on('message', (m) => JSON.parse(String(m)).type === 'ready' && (s.ready = true));
+  ws.on('close', (code, reason) => (s.closed = { code, reason: String(reason) }));
+  ws.on('error', () => {});
+  return until('the stream to be ready or closed', () => (s.ready || s.closed ? s : undefined));
 }

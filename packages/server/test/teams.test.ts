@@ -1,10 +1,9 @@
 // CONTRACT.md "Orgs, members, roles": team orgs, invitations, switching orgs, the last-owner rules, and a removed
 // member's sessions, tokens and live streams stopping at once. A real server on the fake engine.
 import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueEmail, type Harness } from './harness.js';
-import { teams } from './teams-helpers.js';
+import { openLogStream, teams } from './teams-helpers.js';
 import { ADMIN_ENV, newMasterKey } from './vault-helpers.js';
 import { until } from './wait.js';
 
@@ -24,14 +23,7 @@ afterAll(async () => {
   await h.close();
 });
 
-function stream(appId: string, token: string) {
-  const ws = new WebSocket(`${wsBase}/apps/${appId}/logs/stream?token=${encodeURIComponent(token)}`);
-  const s = { ws, ready: false, closed: null as { code: number; reason: string } | null };
-  ws.on('message', (m) => JSON.parse(String(m)).type === 'ready' && (s.ready = true));
-  ws.on('close', (code, reason) => (s.closed = { code, reason: String(reason) }));
-  ws.on('error', () => {});
-  return until('the stream to be ready or closed', () => (s.ready || s.closed ? s : undefined));
-}
+const stream = (appId: string, token: string) => openLogStream(wsBase, appId, token);
 
 describe('orgs', () => {
   it('a new account has its personal org; a team org is created with its creator as owner and listed with roles', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-const email = z
+/** An email address as accounts and invitations store it: trimmed, lowercased. */
+export const email = z
   .string()
   .trim()
   .max(254)

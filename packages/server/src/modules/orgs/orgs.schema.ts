@@ -1,15 +1,10 @@
 import { z } from 'zod';
+import { email } from '../auth/auth.schema.js';
 import { ROLES } from './roles.js';
 
 export const RoleEnum = z.enum(ROLES).meta({ id: 'Role', description: 'owner > admin > developer > viewer' });
 
 const orgName = z.string().trim().min(1, 'must not be empty').max(100);
-const email = z
-  .string()
-  .trim()
-  .max(254)
-  .pipe(z.email({ message: 'must be an email address' }))
-  .transform((e) => e.toLowerCase());
 const id = z.string().min(1).max(64);
 
 export const Org = z
