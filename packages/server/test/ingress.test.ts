@@ -17,7 +17,7 @@ import {
   type EmbeddedIngress,
   type EmbeddedIngressOptions,
 } from '../src/modules/ingress/embedded-ingress.js';
-import { BAD_GATEWAY_BODY, IngressError, type Ingress, type RouteTarget } from '../src/modules/ingress/ingress.js';
+import { BAD_GATEWAY_BODY, IngressError, UNAVAILABLE_BODY, type Ingress, type RouteTarget } from '../src/modules/ingress/ingress.js';
 import { freePort, startCaddy, type CaddyProcess } from './caddy-process.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -177,6 +177,7 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
 
 interface Reply {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: string;
   json<T = Echo>(): T;
   /** How many times the request was resent because its connection was reset before any answer. */
@@ -224,7 +225,7 @@ function collect(req: http.ClientRequest, body?: string): Promise<Reply> {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body), retried: 0 }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body), retried: 0 }));
       res.on('error', reject);
     });
     req.on('error', (err: Error & { code?: string }) =>
@@ -361,6 +362,7 @@ function merge(...tallies: Tally[]): Tally {
 }
 
 const BAD_GATEWAY = JSON.parse(BAD_GATEWAY_BODY) as unknown;
+const UNAVAILABLE = JSON.parse(UNAVAILABLE_BODY) as unknown;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The shared contract
@@ -425,10 +427,13 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
       expect(r.json()).toMatchObject({ error: 'unavailable' });
     });
 
-    it('answers 502 when the target refuses the connection', async () => {
+    it('answers 503 unavailable with Retry-After when the target refuses the connection: no instance to serve', async () => {
       const d = uniqueDomain('refused');
       await t.ingress.setRoute({ domain: d, appId: 'app', targets: [{ host: '127.0.0.1', port: await freePort() }] });
-      expect((await t.get(d)).status).toBe(502);
+      const r = await t.get(d);
+      expect(r.status).toBe(503);
+      expect(r.json()).toEqual(UNAVAILABLE);
+      expect(r.headers['retry-after']).toBe('1');
     });
 
     it('switches between two backends with zero failed requests while clients poll', async () => {
@@ -614,15 +619,15 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
       }
     });
 
-    it('answers a POST whose only target is dead with 502 bad_gateway', async () => {
+    it('answers a POST whose only target refuses connections with 503 unavailable (nothing reached the app)', async () => {
       const d = uniqueDomain('deadpost');
       await t.ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget()] });
       const r = await t.get(d, '/orders', { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json' } });
-      expect(r.status).toBe(502);
-      expect(r.json()).toEqual(BAD_GATEWAY);
+      expect(r.status).toBe(503);
+      expect(r.json()).toEqual(UNAVAILABLE);
     });
 
-    it('answers 502 while every target is dead, and serves again when one comes back, without a setRoute', async () => {
+    it('answers 503 while every target is dead, and serves again when one comes back, without a setRoute', async () => {
       const [x, y] = (await startBackends('X', 'Y')) as [Backend, Backend];
       const d = uniqueDomain('alldead');
       await t.ingress.setRoute({ domain: d, appId: 'app', targets: [x.target, y.target] });
@@ -631,8 +636,8 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
 
       for (const method of ['GET', 'GET', 'POST']) {
         const r = await t.get(d, '/', { method });
-        expect(r.status, `${method}: ${r.body}`).toBe(502);
-        expect(r.json()).toEqual(BAD_GATEWAY);
+        expect(r.status, `${method}: ${r.body}`).toBe(503);
+        expect(r.json()).toEqual(UNAVAILABLE);
       }
 
       const back = await startBackend('X again', x.target.port);
@@ -725,7 +730,7 @@ describe('embedded ingress', () => {
     }
   }
 
-  it('sends GET, HEAD and OPTIONS on past a dead target; a POST or a GET with a body gets 502 instead', async () => {
+  it('sends GET, HEAD and OPTIONS on past a dead target; a POST or a GET with a body gets 503 instead', async () => {
     const dead = await deadTarget();
     // A new domain each: its rotation starts at the dead target, which nothing has marked yet.
     const deadFirst = async (tag: string) => {
@@ -737,13 +742,13 @@ describe('embedded ingress', () => {
 
     const post = await deadFirst('post');
     const refused = await send(ingress, post, { method: 'POST', body: '{"n":1}' });
-    expect(refused.status).toBe(502);
-    expect(refused.json()).toEqual(BAD_GATEWAY);
+    expect(refused.status).toBe(503);
+    expect(refused.json()).toEqual(UNAVAILABLE);
     // That failure marked the target down: the next POSTs go where they can be served, not round the rotation.
     for (let n = 2; n <= 3; n++) expect((await send(ingress, post, { method: 'POST', body: `{"n":${n}}` })).json().backend).toBe('A');
 
     const withBody = { method: 'GET', body: 'x', headers: { 'content-length': '1' } };
-    expect((await send(ingress, await deadFirst('getbody'), withBody)).status).toBe(502);
+    expect((await send(ingress, await deadFirst('getbody'), withBody)).status).toBe(503);
   });
 
   it('skips a target marked down while the mark lasts; a route change keeps marks of targets that stay, drops others', async () => {
@@ -795,7 +800,7 @@ describe('embedded ingress', () => {
       const d = uniqueDomain('allmarked');
       await ing.setRoute({ domain: d, appId: 'app', targets: [x.target, y.target] });
       await closeAll([x, y]);
-      for (let i = 0; i < 2; i++) expect((await send(ing, d)).status).toBe(502);
+      for (let i = 0; i < 2; i++) expect((await send(ing, d)).status).toBe(503);
       const back = await startBackend('X again', x.target.port);
       try {
         const r = await send(ing, d);
@@ -831,11 +836,11 @@ describe('embedded ingress', () => {
     }
   });
 
-  it('answers a WebSocket upgrade with 502 when every target is dead', async () => {
+  it('answers a WebSocket upgrade with 503 when no target accepts a connection', async () => {
     const d = uniqueDomain('wsalldead');
     await ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget(), await deadTarget()] });
     const ws = new WebSocket(`ws://127.0.0.1:${ingress.port}/`, { headers: { host: d } });
-    await expect(wsOpen(ws)).rejects.toThrow(/502/);
+    await expect(wsOpen(ws)).rejects.toThrow(/503/);
   });
 
   it('never sends a request again once the target began answering, and cuts the client off when that answer breaks', async () => {

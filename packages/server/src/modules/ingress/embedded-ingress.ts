@@ -95,6 +95,13 @@ const FAILED_BEFORE_ANSWER = new Set([
   'ECONNABORTED',
 ]);
 
+/**
+ * Failures where no connection to the target was ever made: nothing listens there (a stopped container, a dockerd
+ * going down), so the app has no instance to serve; answered 503 unavailable like a route with no targets, never
+ * 502, which says a target took the request and failed it.
+ */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 /** `Host: Example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`. */
@@ -259,7 +266,8 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
 
   /**
    * Proxies to targets[0]. When it fails before answering, a replayable request goes on to the next target (each
-   * at most once); any other request gets 502. `fresh`: a new connection, after a kept-alive one turned out stale.
+   * at most once); any other request gets 503 when the last target never accepted the connection, else 502.
+   * `fresh`: a new connection, after a kept-alive one turned out stale.
    */
   function proxyWeb(
     req: http.IncomingMessage,
@@ -297,8 +305,9 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
         if (replayable && targets.length > 1) return retry(targets.slice(1), false);
       }
       log?.warn({ err: (err as Error).message, host: req.headers.host, target }, 'target failed');
-      if (!res.headersSent) res.writeHead(502, JSON_HEADERS).end(BAD_GATEWAY_BODY);
-      else res.destroy();
+      if (res.headersSent) res.destroy();
+      else if (beforeAnswer && NEVER_CONNECTED.has(errorCode(err))) res.writeHead(503, { ...JSON_HEADERS, 'retry-after': '1' }).end(UNAVAILABLE_BODY);
+      else res.writeHead(502, JSON_HEADERS).end(BAD_GATEWAY_BODY);
     });
   }
 
@@ -318,7 +327,8 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
     forwardedHeaders(req);
     void connectFirst(found.domain, found.targets, socket).then((upstream) => {
       if (socket.destroyed) upstream?.socket.destroy();
-      else if (!upstream) socket.end(rawResponse(502, BAD_GATEWAY_BODY));
+      // connectFirst gives up only when no target accepted a connection: no instance to serve.
+      else if (!upstream) socket.end(rawResponse(503, UNAVAILABLE_BODY, 'retry-after: 1\r\n'));
       else {
         proxy.ws(req, socket, head, { target: targetUrl(upstream.target), agent: agentFor(upstream.socket) }, (err) => {
           log?.warn({ err: (err as Error).message, host: req.headers.host, target: upstream.target }, 'websocket target failed');

@@ -1,7 +1,7 @@
 // The embedded ingress's choice of target for one domain: round-robin over the route's targets, skipping those
 // marked down after a failed connection (passive health). A dead replica then costs one failed connection per
 // failDuration instead of one per request. When every target is marked down none is skipped, because a marked
-// target may be back (a restarted container) and answering 502 without trying would keep the app down until the
+// target may be back (a restarted container) and answering 503 without trying would keep the app down until the
 // marks expire.
 import type { IngressRoute, RouteTarget } from './ingress.js';
 
