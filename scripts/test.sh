@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (Docker engine, busybox-static, git, Caddy on Debian as root; pnpm;
-# dependencies), starts dockerd if needed, type-checks, builds the SDK, runs every vitest project.
+# dependencies), starts dockerd if needed, type-checks, builds every package (`pnpm build`: the CLI tests, the
+# packed-install and compiled-server tests run the build), runs every vitest project.
 #
 # Two vitest runs: everything except the engine-restart test, then that test on its own. It stops and restarts
 # dockerd, which would pull the engine out from under any other real-engine test running beside it, so it comes
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-system.sh
 bash scripts/bootstrap.sh
 pnpm typecheck
-pnpm --filter @cynchro/sdk build >/dev/null
+pnpm build
 
 ENGINE_RESTART_TEST=packages/server/test/engine-restart.docker.test.ts
 run_main=1

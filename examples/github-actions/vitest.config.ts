@@ -1,5 +1,7 @@
 import { defineProject } from 'vitest/config';
+import { sourceConditions } from '../../vitest.source.js';
 
 export default defineProject({
-  test: { name: 'example-github-actions', include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+  ...sourceConditions,
+  test: { name: 'example-github-actions', globalSetup: ['../../vitest.build-setup.ts'], include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
 });

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx's loader (no build step in the workspace).
-import { register } from 'tsx/esm/api';
+// The `cynchro` bin on plain Node: the compiled CLI (`pnpm build` in the workspace; the packed package ships dist).
+import { main } from '../dist/main.js';
 
-register();
-const { main } = await import('../src/main.ts');
 const code = await main(process.argv.slice(2));
 process.exit(code);

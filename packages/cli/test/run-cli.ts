@@ -1,4 +1,5 @@
-// The `cynchro` bin in its own process, as a user runs it: CYNCHRO_* variables cleared, then `env`.
+// The `cynchro` bin in its own process on plain node, as a user runs it (the compiled CLI: the project's global
+// setup builds it): CYNCHRO_* variables cleared, then `env`.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -284,17 +284,18 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
         // The name filter matches substrings.
         return nets.find((n) => n.Name === name)?.Id;
       };
-      const existing = await find();
-      if (existing) return existing;
+      // Created first, looked up on refusal: a new app's first deploy waits for this, so it costs one call there;
+      // an existing network costs a refused create (the engine's duplicate check comes first, before any setup).
       try {
         const net = await call(`create network ${name}`, (abortSignal) =>
           docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, abortSignal } as Dockerode.NetworkCreateOptions),
         );
         return net.id;
       } catch (err) {
-        // Created concurrently by someone else: theirs is as good as ours.
-        const again = await find();
-        if (again) return again;
+        // There already (ours from before, or created concurrently by someone else): as good as a new one. Else
+        // the create's refusal is the error that says why.
+        const existing = await find().catch(() => undefined);
+        if (existing) return existing;
         throw err;
       }
     },

@@ -220,6 +220,11 @@ export interface WaitHealthyOptions {
    * request and any answer counts at once. A connection that stays open still counts after the hold.
    */
   http?: boolean;
+  /**
+   * Where `port` is published, as the caller has just read it (runContainer answers it): the first probe goes out
+   * at once instead of after an inspect. Later rounds read it again, since a restart can move it.
+   */
+  hostPort?: number;
   timeoutMs: number;
   signal?: AbortSignal;
 }

@@ -35,8 +35,8 @@ export async function waitContainerHealthy(
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   let problem = 'not checked yet';
-  let hostPort: number | undefined;
-  let lastInspect = 0;
+  let hostPort: number | undefined = o.port !== undefined ? o.hostPort : undefined;
+  let lastInspect = hostPort !== undefined ? started : 0;
   let attempt = 0;
   let crashes = '';
   let lastExit: number | undefined;
@@ -88,7 +88,8 @@ export async function waitContainerHealthy(
     if (Date.now() >= deadline)
       throw new DockerError('health_timeout', `container not healthy after ${o.timeoutMs} ms: ${problem}${crashes}`);
     attempt += 1;
-    const pause = attempt < 100 ? 20 : attempt < 200 ? 100 : 250;
+    // Most apps answer within a few hundred ms of their start: look often then, back off for slow starters.
+    const pause = attempt < 20 ? 10 : attempt < 100 ? 25 : attempt < 200 ? 100 : 250;
     await sleep(Math.min(pause, Math.max(deadline - Date.now(), 0)), undefined, o.signal ? { signal: o.signal } : undefined).catch(() => undefined);
   }
 }

@@ -114,6 +114,9 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       const e = await failure(d.waitHealthy(bad.id, { timeoutMs: 1500 }));
       expect(e.code).toBe('health_timeout');
       expect(Date.now() - t0).toBeLessThan(6000);
+      // Given the published port runContainer answered, the first probe skips the inspect; the verdicts are the same.
+      await d.waitHealthy(ok.id, { port: 8080, http: true, hostPort: ok.hostPort!, timeoutMs: 10_000 });
+      expect((await failure(d.waitHealthy(bad.id, { port: 8080, http: true, hostPort: bad.hostPort!, timeoutMs: 1500 }))).code).toBe('health_timeout');
       expect((await failure(d.waitHealthy(`cyn-missing-${randomBytes(4).toString('hex')}`, { timeoutMs: 500 }))).code).toBe('not_found');
     });
 

@@ -1,5 +1,5 @@
 import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
-import type { AppRouter } from '@cynchro/server';
+import type { ClientRouter as AppRouter } from '@cynchro/server';
 import superjson from 'superjson';
 import { CynchroError } from './cynchro-error.js';
 import { createDeploymentHandle, type DeploymentHandle, type WaitOptions } from './deployment-handle.js';

@@ -2,7 +2,7 @@
 // token is final: there is nothing to refresh it with.
 import type { TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
-import type { AppRouter } from '@cynchro/server';
+import type { ClientRouter as AppRouter } from '@cynchro/server';
 import { CynchroError } from './cynchro-error.js';
 import type { Session } from './session.js';
 

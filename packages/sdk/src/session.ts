@@ -2,7 +2,7 @@
 // single-flight refresh, persistence through a TokenStore), or an API token (`cyn_…`), sent as is on every call and
 // never refreshed: there is no refresh token, and a refused one is simply refused.
 import type { TRPCClient } from '@trpc/client';
-import type { AppRouter } from '@cynchro/server';
+import type { ClientRouter as AppRouter } from '@cynchro/server';
 import { CynchroError } from './cynchro-error.js';
 import { MemoryTokenStore, type Tokens, type TokenStore } from './token-store.js';
 

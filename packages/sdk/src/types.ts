@@ -1,6 +1,6 @@
 // Named types for what the API takes and answers, all inferred from the server's router.
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import type { AppRouter } from '@cynchro/server';
+import type { ClientRouter as AppRouter } from '@cynchro/server';
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

@@ -19,13 +19,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const autocannonBin = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'node_modules', '.bin', 'autocannon');
 
 // The load comes from another process, so the server under test has this process's core to itself.
+// Besides requests per second, the server's CPU time per request (this process's user+system time over the run, the
+// other server idle meanwhile): steadier than req/s on a machine whose other work competes for the cores.
 async function run(url: string, headers: Record<string, string>) {
+  const cpu = process.cpuUsage();
   const args = ['-j', '-c', '32', '-d', String(DURATION)];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   const { stdout } = await promisify(execFile)(autocannonBin, [...args, url], { maxBuffer: 16 << 20 });
-  const r = JSON.parse(stdout) as { non2xx: number; requests: { average: number }; latency: { p99: number } };
+  const r = JSON.parse(stdout) as { non2xx: number; requests: { average: number; total: number }; latency: { p99: number } };
   if (r.non2xx) throw new Error(`${r.non2xx} non-2xx answers from ${url}`);
-  return { rps: r.requests.average, p99: r.latency.p99 };
+  const used = process.cpuUsage(cpu);
+  return { rps: r.requests.average, p99: r.latency.p99, cpuUs: (used.user + used.system) / (r.requests.total || 1) };
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-bench-'));
@@ -47,16 +51,19 @@ const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}
 const auth = { authorization: `Bearer ${accessToken}` };
 await run(bareUrl, auth); // warm-up both
 await run(`${apiUrl}/auth/me`, auth);
-const results = { bare: [] as { rps: number; p99: number }[], cynchro: [] as { rps: number; p99: number }[] };
+type Run = Awaited<ReturnType<typeof run>>;
+const results = { bare: [] as Run[], cynchro: [] as Run[] };
 for (let i = 0; i < ROUNDS; i++) {
   results.bare.push(await run(bareUrl, auth));
   results.cynchro.push(await run(`${apiUrl}/auth/me`, auth));
 }
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const b = { rps: avg(results.bare.map((r) => r.rps)), p99: avg(results.bare.map((r) => r.p99)) };
-const c = { rps: avg(results.cynchro.map((r) => r.rps)), p99: avg(results.cynchro.map((r) => r.p99)) };
-console.log(`bare fastify      : ${b.rps.toFixed(0)} req/s, p99 ${b.p99.toFixed(1)} ms`);
-console.log(`cynchro /auth/me  : ${c.rps.toFixed(0)} req/s, p99 ${c.p99.toFixed(1)} ms`);
+const mean = (rs: Run[]) => ({ rps: avg(rs.map((r) => r.rps)), p99: avg(rs.map((r) => r.p99)), cpuUs: avg(rs.map((r) => r.cpuUs)) });
+const b = mean(results.bare);
+const c = mean(results.cynchro);
+console.log(`bare fastify      : ${b.rps.toFixed(0)} req/s, p99 ${b.p99.toFixed(1)} ms, ${b.cpuUs.toFixed(0)} µs CPU/request`);
+console.log(`cynchro /auth/me  : ${c.rps.toFixed(0)} req/s, p99 ${c.p99.toFixed(1)} ms, ${c.cpuUs.toFixed(0)} µs CPU/request`);
+console.log(`CPU per request ratio (bare/cynchro): ${(b.cpuUs / c.cpuUs).toFixed(2)}`);
 console.log(`ratio (cynchro/bare req/s): ${(c.rps / b.rps).toFixed(2)} (goal >= 0.5)`);
 await rt.close();
 await bare.close();

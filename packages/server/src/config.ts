@@ -2,6 +2,7 @@
 // fails loudly with the variable's name instead of misbehaving later.
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultIngressHost } from './modules/ingress/ingress-files.js';
 
 const csv = z
   .string()
@@ -31,7 +32,17 @@ const EnvSchema = z.object({
   ALLOW_REGISTRATION: bool.default(true),
   INGRESS: z.enum(['embedded', 'caddy']).default('embedded'),
   INGRESS_PORT: port.default(8080),
+  // Where the ingress listens (default 0.0.0.0; 127.0.0.1 with INGRESS=caddy, which fronts it).
+  INGRESS_HOST: z.string().min(1).optional(),
+  // `separate`: the ingress runs as its own process and outlives the control plane; `inprocess`: inside it.
+  INGRESS_PROCESS: z.enum(['separate', 'inprocess']).default('separate'),
   CADDY_ADMIN_URL: z.string().url().default('http://127.0.0.1:2019'),
+  // INGRESS=caddy (beyond CONTRACT.md): Caddy's listeners, its certificate issuer, and the loopback port of the
+  // control plane's on-demand TLS `ask` endpoint.
+  CADDY_HTTP_PORT: port.default(80),
+  CADDY_HTTPS_PORT: port.default(443),
+  CADDY_TLS: z.enum(['acme', 'internal']).default('acme'),
+  TLS_ASK_PORT: port.default(2020),
   GIT_ALLOW_HOSTS: csv,
   QUOTA_MAX_APPS: z.coerce.number().int().min(0).default(20),
   QUOTA_MAX_CPU: z.coerce.number().min(0).default(8),
@@ -61,7 +72,18 @@ export interface Config {
   allowRegistration: boolean;
   ingress: 'embedded' | 'caddy';
   ingressPort: number;
+  ingressHost: string;
+  /** `separate`: the ingress is its own process (ingress-main.ts) the control plane talks to; `inprocess`: embedded. */
+  ingressProcess: 'separate' | 'inprocess';
   caddyAdminUrl: string;
+  /** Caddy's plain HTTP listener (redirects to HTTPS, ACME HTTP challenges). */
+  caddyHttpPort: number;
+  /** Caddy's HTTPS listener; app URLs carry it unless it is 443. */
+  caddyHttpsPort: number;
+  /** 'acme': public certificates; 'internal': Caddy's own CA (tests, private networks). */
+  caddyTls: 'acme' | 'internal';
+  /** Where the on-demand TLS ask endpoint listens, on 127.0.0.1 (INGRESS=caddy only). */
+  tlsAskPort: number;
   gitAllowHosts: string[];
   quota: { maxApps: number; maxCpu: number; maxMemoryMb: number };
   logLevel: string;
@@ -99,7 +121,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowRegistration: e.ALLOW_REGISTRATION,
     ingress: e.INGRESS,
     ingressPort: e.INGRESS_PORT,
+    ingressHost: e.INGRESS_HOST ?? defaultIngressHost(e.INGRESS),
+    ingressProcess: e.INGRESS_PROCESS,
     caddyAdminUrl: e.CADDY_ADMIN_URL.replace(/\/+$/, ''),
+    caddyHttpPort: e.CADDY_HTTP_PORT,
+    caddyHttpsPort: e.CADDY_HTTPS_PORT,
+    caddyTls: e.CADDY_TLS,
+    tlsAskPort: e.TLS_ASK_PORT,
     gitAllowHosts: e.GIT_ALLOW_HOSTS,
     quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
     logLevel: e.LOG_LEVEL,

@@ -26,16 +26,30 @@ async function main(): Promise<void> {
   // The path only, never the token: an ADMIN_EMAILS account claims operator rights with its content.
   if (config.adminEmails.length) log.info({ operatorToken: rt.services.auth.operators.tokenPath }, 'operators claim their rights with POST /admin/claim and the token in this file');
 
+  // SIGINT/SIGTERM: a stop on purpose ends the ingress process too (INGRESS_PROCESS=separate), once it has exited.
+  // SIGUSR2: the control plane alone exits and the ingress keeps serving the apps, for a restart or an upgrade (the
+  // next control plane adopts it). A SIGKILL or a crash leaves it serving as well.
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, ingressToo: boolean) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    await rt.close();
-    process.exit(0);
+    log.info({ signal, ingress: ingressToo ? 'stopping too' : 'left serving' }, 'shutting down');
+    let code = 0;
+    await rt.close({ keepIngress: !ingressToo }).catch((err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      code = 1;
+    });
+    process.exit(code);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT', true));
+  process.once('SIGTERM', () => void stop('SIGTERM', true));
+  process.once('SIGUSR2', () => void stop('SIGUSR2', false));
+  // Under `pnpm start`'s launcher (scripts/start.mjs), an IPC channel to it: when the launcher dies, the control
+  // plane goes too, leaving the ingress serving as on SIGUSR2. Unref'd: the channel alone keeps nothing alive.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => void stop('launcher gone', false));
+  }
 }
 
 void main();

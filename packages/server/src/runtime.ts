@@ -14,7 +14,10 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { AccessTokenSigner } from './modules/auth/access-token.js';
 import { PasswordHasher } from './modules/auth/password-hasher.js';
 import { describeFirewall, ensureMetadataFirewall } from './modules/host/metadata-firewall.js';
+import { AppsRepo } from './modules/apps/apps.repo.js';
+import { caddyFrontFromConfig } from './modules/ingress/caddy-front.js';
 import { createIngress, type Ingress } from './modules/ingress/index.js';
+import { createTlsAskServer } from './modules/ingress/tls-ask-server.js';
 import { Metrics } from './modules/metrics/metrics.js';
 import { DockerRuntime, type DockerRuntimeOptions } from './modules/runtime/docker-runtime.js';
 import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
@@ -40,7 +43,11 @@ export interface Runtime {
    * answers 404 for a running app), the worker and housekeeping. The API server is not listening yet.
    */
   start(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops everything, the ingress process too (INGRESS_PROCESS=separate) unless `keepIngress`: then it keeps
+   * serving the apps for the next control plane to adopt (a restart or an upgrade, main.ts's SIGUSR2).
+   */
+  close(opts?: { keepIngress?: boolean }): Promise<void>;
 }
 
 export async function createRuntime(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -58,6 +65,12 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   // This server's own registry (never prom-client's global one): it counts from the events from here on.
   const metrics = new Metrics({ events, pendingDeployments: () => services.deployments.repo.pendingCounts(), vaultSealed: () => services.vault.sealed });
   const app = await buildServer(deps, services, { ...opts.server, metrics });
+  // INGRESS=caddy: Caddy asks here before it gets a certificate; a domain any app holds (claimed at POST /deploy,
+  // so also while its first deployment runs) may have one.
+  const appsRepo = new AppsRepo(db);
+  const tlsAsk = config.ingress === 'caddy'
+    ? createTlsAskServer({ port: config.tlsAskPort, holds: async (d) => (await appsRepo.holdersOf([d])).length > 0, log })
+    : undefined;
   let started = false;
   return {
     app,
@@ -71,17 +84,28 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
       await runtime.start();
       await services.reconciler.start();
       await ingress.start();
+      // An ingress process that outlived the last control plane is adopted with its table: the first pass has set
+      // every app's routes; a route of an app this database does not have goes.
+      const known = new Set((await services.deployments.repo.allApps()).map((a) => a.id));
+      for (const r of ingress.routes()) if (!known.has(r.appId)) await ingress.removeRoute(r.domain);
+      if (tlsAsk) {
+        await tlsAsk.start();
+        // Caddy's one static config, written only when Caddy's differs: no reload on a control-plane restart.
+        await caddyFrontFromConfig(config, tlsAsk.url, log).ensure();
+      }
       services.worker.start();
       services.maintenance.start();
       started = true;
     },
-    async close() {
+    async close(closeOpts = {}) {
       await app.close();
       await services.maintenance.stop(); // before the vault seals and the database closes
       await services.reconciler.stop();
       await services.worker.stop();
       await runtime.stop();
       if (started) await ingress.stop();
+      if (!closeOpts.keepIngress) await ingress.shutdown?.();
+      await tlsAsk?.stop();
       await docker.close();
       await vault.seal(); // wipes the keys and writes exact encryption counts before the database closes
       await db.destroy();

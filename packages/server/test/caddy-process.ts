@@ -17,6 +17,13 @@ export interface CaddyProcess {
   dir: string;
   /** stderr so far (Caddy logs there), for failure messages. */
   output(): string;
+  /**
+   * Config changes Caddy applied since it started (each one is a full reload): counted from its "autosaved config"
+   * log line, so only with logLevel INFO or DEBUG.
+   */
+  configLoads(): number;
+  /** The root certificate of Caddy's internal CA (exists once Caddy has used that CA). */
+  rootCert(): Buffer;
   stop(): Promise<void>;
 }
 
@@ -52,6 +59,8 @@ export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } 
   fs.writeFileSync(configFile, JSON.stringify(config));
 
   let stderr = '';
+  let partial = '';
+  let loads = 0;
   let installedTrust = false;
   const child = spawn(caddyBinary(), ['run', '--config', configFile], {
     env: {
@@ -66,6 +75,9 @@ export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } 
     const tail = stderr.slice(-200) + chunk;
     stderr = (stderr + chunk).slice(-20_000);
     if (tail.includes('installing root certificate')) installedTrust = true;
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.includes('"msg":"autosaved config')) loads++;
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A test process that crashes before afterAll would otherwise leave Caddy running, ports and all.
@@ -94,5 +106,8 @@ export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } 
     await stop();
     throw err;
   }
-  return { adminUrl, httpPort, httpsPort, dir, output, stop };
+  // The first autosave is Caddy's start with the file above; only later ones are loads through the admin API.
+  const configLoads = () => Math.max(0, loads - 1);
+  const rootCert = () => fs.readFileSync(path.join(dir, 'data', 'caddy', 'pki', 'authorities', 'local', 'root.crt'));
+  return { adminUrl, httpPort, httpsPort, dir, output, configLoads, rootCert, stop };
 }

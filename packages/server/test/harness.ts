@@ -1,5 +1,5 @@
-// Builds a real server (real SQLite file in a temp DATA_DIR, real Fastify, real embedded ingress on a free port)
-// through the same composition root as main.ts. The Docker engine is the in-memory fake unless a test passes the
+// Builds a real server (real SQLite file in a temp DATA_DIR, real Fastify, real embedded ingress on a free port,
+// in this process unless a test passes INGRESS_PROCESS=separate) through the same composition root as main.ts. The Docker engine is the in-memory fake unless a test passes the
 // real driver.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,7 +44,8 @@ export interface Harness {
   clock: TestClock;
   dataDir: string;
   config: Config;
-  close(): Promise<void>;
+  /** `keepIngress`: leave an ingress process (INGRESS_PROCESS=separate) serving, as a control-plane restart does. */
+  close(opts?: { keepIngress?: boolean }): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -63,7 +64,8 @@ export { freePort };
 
 export async function startHarness(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cynchro-test-'));
-  const config: Config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INGRESS_PORT: String(await freePort()), ...env });
+  // In-process ingress unless a test asks for the separate process: hundreds of fake-engine tests spawn nothing.
+  const config: Config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', INGRESS_PORT: String(await freePort()), INGRESS_PROCESS: 'inprocess', ...env });
   const clock = new TestClock();
   const rt = await createRuntime(config, {
     clock,
@@ -76,7 +78,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
   });
   if (opts.start !== false) await rt.start();
   await rt.app.ready();
-  return { app: rt.app, deps: rt.deps, services: rt.services, worker: rt.services.worker, clock, dataDir, config, close: () => rt.close() };
+  return { app: rt.app, deps: rt.deps, services: rt.services, worker: rt.services.worker, clock, dataDir, config, close: (o) => rt.close(o) };
 }
 
 let seq = 0;

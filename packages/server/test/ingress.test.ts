@@ -1,15 +1,16 @@
-// One contract, two ingresses: the same suite runs against the embedded proxy and a real Caddy (internal CA, HTTPS),
-// with tiny Node backends on loopback ports standing in for app containers.
+// The ingress contract, run against the embedded proxy; then Caddy in front of it as INGRESS=caddy runs it (a real
+// Caddy, internal CA, HTTPS) and the TLS ask endpoint. Tiny Node backends on loopback ports stand in for apps.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CaddyAdminError } from '../src/modules/ingress/caddy-admin-client.js';
-import { BAD_GATEWAY_ID, CATCH_ALL_ID, routeId, ROUTES_PATH, SERVER_PATH } from '../src/modules/ingress/caddy-config.js';
-import { createCaddyIngress } from '../src/modules/ingress/caddy-ingress.js';
+import { HTTPS_SERVER } from '../src/modules/ingress/caddy-config.js';
+import { createCaddyFront, type CaddyFront } from '../src/modules/ingress/caddy-front.js';
 import { createIngress } from '../src/modules/ingress/create-ingress.js';
 import {
   createEmbeddedIngress,
@@ -18,7 +19,9 @@ import {
   type EmbeddedIngressOptions,
 } from '../src/modules/ingress/embedded-ingress.js';
 import { BAD_GATEWAY_BODY, IngressError, UNAVAILABLE_BODY, type Ingress, type RouteTarget } from '../src/modules/ingress/ingress.js';
+import { createTlsAskServer, type TlsAskServer } from '../src/modules/ingress/tls-ask-server.js';
 import { freePort, startCaddy, type CaddyProcess } from './caddy-process.js';
+import { getApp, type AppTarget } from './ws-app.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Backends and clients
@@ -273,49 +276,6 @@ async function embeddedUnderTest(): Promise<IngressUnderTest> {
   };
 }
 
-/** A short fail_duration: Caddy never selects a marked upstream, so a test of a comeback waits for the mark to end. */
-const CADDY_TEST_FAIL_DURATION_MS = 1_500;
-
-async function caddyUnderTest(caddy: CaddyProcess): Promise<IngressUnderTest> {
-  const ingress = createCaddyIngress({
-    adminUrl: caddy.adminUrl,
-    httpPort: caddy.httpPort,
-    httpsPort: caddy.httpsPort,
-    tls: 'internal',
-    failDurationMs: CADDY_TEST_FAIL_DURATION_MS,
-  });
-  await ingress.start();
-  const port = caddy.httpsPort;
-  return {
-    ingress,
-    scheme: 'https',
-    get: (domain, path = '/', opts = {}) =>
-      send(
-        () =>
-          https.request({
-          host: '127.0.0.1',
-          port,
-          path,
-          method: opts.method,
-          servername: domain,
-          rejectUnauthorized: false, // Caddy's internal CA is not in the trust store, on purpose.
-          agent: opts.agent ?? false,
-          headers: { ...opts.headers, host: domain },
-        }),
-        opts,
-      ),
-    keepAliveAgent: () => new https.Agent({ keepAlive: true }),
-    ws: (domain) =>
-      new WebSocket(`wss://127.0.0.1:${port}/`, {
-        headers: { host: domain },
-        servername: domain,
-        rejectUnauthorized: false,
-      } as WebSocket.ClientOptions & https.RequestOptions),
-    open: (url) => collect(https.request(url, { lookup: toLoopback, agent: false, rejectUnauthorized: false })),
-    close: () => ingress.stop(),
-  };
-}
-
 function wsOpen(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -371,10 +331,8 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
     switches: number;
     pauseMs: number;
     /**
-     * Connection resets a switch may cause, each answered by a resend. The embedded table swap causes none.
-     * Every Caddy route change is a config reload, and Caddy 2.6 reloads (a) close idle kept-alive client
-     * connections and (b) open a new SO_REUSEPORT listener and close the old one, resetting connections still
-     * queued on it. No request is lost to the app, but a client that does not resend sees an error.
+     * Connection resets a switch may cause, each answered by a resend. The embedded table swap causes none; an
+     * ingress whose switches reload a listener (as Caddy 2.6 reloads did) would.
      */
     resetsPerSwitch: number;
   }) {
@@ -668,19 +626,6 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
 
 ingressContract('embedded', embeddedUnderTest, { switches: 200, pauseMs: 5, resetsPerSwitch: 0 });
 
-let caddy: CaddyProcess | undefined;
-ingressContract(
-  'caddy',
-  async () => {
-    caddy = await startCaddy();
-    return caddyUnderTest(caddy);
-  },
-  { switches: 30, pauseMs: 20, resetsPerSwitch: 4 },
-);
-afterAll(async () => {
-  await caddy?.stop();
-});
-
 // ---------------------------------------------------------------------------------------------------------------
 // What only one of them has
 
@@ -858,11 +803,25 @@ describe('embedded ingress', () => {
     }
   });
 
-  it('overrides client-sent X-Forwarded-Host/Proto and appends to X-Forwarded-For', async () => {
+  it('overrides client-sent X-Forwarded-For/Host/Proto unless the peer is a trusted proxy', async () => {
     const d = uniqueDomain('xfwd');
     await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
-    const echo = (await get(d, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.9.9.9' })).json();
-    expect(echo).toMatchObject({ xfh: d, xfp: 'http', xff: '10.9.9.9, 127.0.0.1' });
+    const claims = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.9.9.9' };
+    expect((await get(d, claims)).json()).toMatchObject({ xfh: d, xfp: 'http', xff: '127.0.0.1' });
+
+    const behindProxy = createEmbeddedIngress({ port: 0, host: '127.0.0.1', trustedProxies: ['127.0.0.1'] });
+    await behindProxy.start();
+    try {
+      await behindProxy.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+      const via = (h: Record<string, string>) =>
+        collect(http.request({ host: '127.0.0.1', port: behindProxy.port, agent: false, headers: { ...h, host: d } }));
+      // The proxy's word is kept, and its own hop appended to the chain.
+      expect((await via(claims)).json()).toMatchObject({ xfh: 'evil.example', xfp: 'https', xff: '10.9.9.9, 127.0.0.1' });
+      // What the proxy leaves out is filled in as for any client.
+      expect((await via({})).json()).toMatchObject({ xfh: d, xfp: 'http', xff: '127.0.0.1' });
+    } finally {
+      await behindProxy.stop();
+    }
   });
 
   it('keeps an open WebSocket on its old target across a switch', async () => {
@@ -900,173 +859,274 @@ describe('embedded ingress', () => {
   });
 });
 
-describe('caddy ingress', () => {
-  let proc: CaddyProcess;
-  let a: Backend;
-  let b: Backend;
+// ---------------------------------------------------------------------------------------------------------------
+// INGRESS=caddy: a real Caddy (internal CA) in front of the embedded ingress, with its one static configuration
+
+/** A non-loopback address of this machine (the Docker bridge at least), to show what is not reachable there. */
+function nonLoopbackAddress(): string {
+  const found = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  if (!found) throw new Error('this test needs a non-loopback IPv4 address on this machine');
+  return found.address;
+}
+
+function askGet(url: string, localAddress?: string): Promise<Reply> {
+  return collect(http.request(url, { agent: false, ...(localAddress ? { localAddress } : {}) }));
+}
+
+describe('tls ask endpoint', () => {
+  const held = new Set<string>();
+  let ask: TlsAskServer;
   beforeAll(async () => {
-    [a, b] = [await startBackend('A'), await startBackend('B')];
-    proc = await startCaddy();
+    ask = createTlsAskServer({ port: 0, holds: async (d) => held.has(d) });
+    await ask.start();
   });
-  afterAll(async () => {
-    await proc?.stop();
-    await a?.close();
-    await b?.close();
-  });
-  const make = () =>
-    createCaddyIngress({ adminUrl: proc.adminUrl, httpPort: proc.httpPort, httpsPort: proc.httpsPort, tls: 'internal' });
-  const admin = async (path: string) => (await fetch(proc.adminUrl + path)).json() as Promise<unknown>;
-  const get = (domain: string) =>
-    collect(https.request({ host: '127.0.0.1', port: proc.httpsPort, servername: domain, rejectUnauthorized: false, agent: false, headers: { host: domain } }));
+  afterAll(() => ask?.stop());
 
-  it('fails with a clear error when Caddy is not running', async () => {
-    const down = createCaddyIngress({ adminUrl: `http://127.0.0.1:${await freePort()}` });
-    const err = await down.start().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CaddyAdminError);
-    expect((err as CaddyAdminError).status).toBe(0);
-    expect((err as Error).message).toMatch(/unreachable.*is Caddy running/);
-    await expect(down.setRoute({ domain: uniqueDomain('x'), appId: 'x', targets: [] })).rejects.toThrow(/before start/);
+  it('answers 200 for a held domain, 404 for any other, 400 without a valid domain', async () => {
+    const d = uniqueDomain('held');
+    held.add(d);
+    expect(ask.url).toBe(`http://127.0.0.1:${ask.port}/ask`);
+    expect((await askGet(`${ask.url}?domain=${d}`)).status).toBe(200);
+    expect((await askGet(`${ask.url}?domain=${d.toUpperCase()}.`)).status).toBe(200); // as a browser may send it
+    expect((await askGet(`${ask.url}?domain=${uniqueDomain('unknown')}`)).status).toBe(404);
+    expect((await askGet(`${ask.url}?domain=sub.${d}`)).status).toBe(404);
+    expect((await askGet(ask.url)).status).toBe(400);
+    expect((await askGet(`${ask.url}?domain=`)).status).toBe(400);
+    expect((await askGet(`${ask.url}?domain=${encodeURIComponent('a b.example')}`)).status).toBe(400);
+    expect((await askGet(`http://127.0.0.1:${ask.port}/other?domain=${d}`)).status).toBe(404);
   });
 
-  it('keeps one route per domain with an @id, updated in place, and the catch-all last', async () => {
-    const ingress = make();
-    await ingress.start();
-    const d = uniqueDomain('shape');
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [b.target] });
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target, b.target] });
-    const routes = (await admin(ROUTES_PATH)) as Array<Record<string, unknown>>;
-    const mine = routes.filter((r) => r['@id'] === routeId(d));
-    expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({
-      match: [{ host: [d] }],
-      handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${a.target.port}` }, { dial: `127.0.0.1:${b.target.port}` }] }],
-      terminal: true,
-    });
-    expect(routes.at(-1)?.['@id']).toBe(CATCH_ALL_ID);
-    expect(await admin(`/id/${routeId(d)}/match`)).toEqual([{ host: [d] }]);
-    // Round-robin, not Caddy's default random choice.
-    const seen = new Set<string>();
-    for (let i = 0; i < 4; i++) seen.add((await get(d)).json().backend);
-    expect([...seen].sort()).toEqual(['A', 'B']);
-  });
-
-  it('a restarted control plane finds its server and keeps serving until replaceAll rebuilds', async () => {
-    const first = make();
-    await first.start();
-    const d = uniqueDomain('survivor');
-    await first.setRoute({ domain: d, appId: 'app', targets: [a.target] });
-    await first.stop();
-    expect((await get(d)).json().backend).toBe('A'); // Caddy keeps serving while Cynchro is down.
-
-    const second = make();
-    await second.start();
-    expect((await get(d)).json().backend).toBe('A');
-    const routes = (await admin(ROUTES_PATH)) as Array<Record<string, unknown>>;
-    expect(routes.filter((r) => r['@id'] === CATCH_ALL_ID)).toHaveLength(1);
-    expect(routes.at(-1)?.['@id']).toBe(CATCH_ALL_ID);
-    await second.replaceAll([{ domain: d, appId: 'app', targets: [b.target] }]);
-    expect((await get(d)).json().backend).toBe('B');
-  });
-
-  it('reports a config Caddy refuses as an IngressError with Caddy\'s reason', async () => {
-    let corrupt = false;
-    const ingress = createCaddyIngress({
-      adminUrl: proc.adminUrl,
-      httpsPort: proc.httpsPort,
-      // A fetch that corrupts the routes array stands in for a config Caddy rejects.
-      fetch: (input, init) =>
-        fetch(input, corrupt && init?.method === 'PATCH' && String(input).endsWith('/routes') ? { ...init, body: '{"match":"x"}' } : init),
-    });
-    await ingress.start();
-    const d = uniqueDomain('kept');
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
-    corrupt = true;
-    const err = await ingress.replaceAll([]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CaddyAdminError);
-    expect((err as CaddyAdminError).status).toBeGreaterThanOrEqual(400);
-    expect((err as Error).message).toMatch(/PATCH .*routes failed/);
-    // Caddy rolled back, and the table still says what Caddy serves.
-    expect((await get(d)).json().backend).toBe('A');
-    expect(ingress.routes().map((r) => r.domain)).toContain(d);
-  });
-
-  it('adds its server to an operator\'s Caddy config without disturbing it; acme mode leaves issuance alone', async () => {
-    const own = await startCaddy();
+  it('denies (500) when the lookup fails: Caddy issues nothing but on a 2xx', async () => {
+    const failing = createTlsAskServer({ port: 0, holds: () => Promise.reject(new Error('database gone')) });
+    await failing.start();
     try {
-      const otherPort = await freePort();
-      const operatorPolicy = { subjects: ['intranet.example'], issuers: [{ module: 'internal' }] };
-      const load = await fetch(`${own.adminUrl}/load`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          admin: { listen: new URL(own.adminUrl).host },
-          apps: {
-            http: { servers: { other: { listen: [`127.0.0.1:${otherPort}`], automatic_https: { disable: true }, routes: [{ handle: [{ handler: 'static_response', body: 'operator' }] }] } } },
-            tls: { automation: { policies: [operatorPolicy] } },
-            // The operator's internal CA must not go into this machine's trust store either.
-            pki: { certificate_authorities: { local: { install_trust: false } } },
-          },
-        }),
-      });
-      expect(load.status).toBe(200);
-      const config = async () => (await fetch(`${own.adminUrl}/config/`)).json() as Promise<any>;
-      const opts = { adminUrl: own.adminUrl, httpPort: own.httpPort, httpsPort: own.httpsPort };
-
-      await createCaddyIngress({ ...opts, tls: 'acme' }).start();
-      let c = await config();
-      expect(c.apps.http.servers.cynchro.listen).toEqual([`:${own.httpsPort}`]);
-      expect(c.apps.http.servers.other.routes).toHaveLength(1);
-      expect(c.apps.tls.automation.policies).toEqual([operatorPolicy]); // Caddy's default (ACME) issuers apply.
-      expect(c.apps.pki).toEqual({ certificate_authorities: { local: { install_trust: false } } });
-
-      const internal = createCaddyIngress({ ...opts, tls: 'internal' });
-      await internal.start();
-      await internal.start(); // Idempotent: nothing is added twice.
-      c = await config();
-      expect(c.apps.tls.automation.policies).toEqual([operatorPolicy, expect.objectContaining({ '@id': 'cynchro-tls-internal', on_demand: true })]);
-      expect(c.apps.pki.certificate_authorities.local.install_trust).toBe(false);
-      expect(c.apps.http.servers.cynchro.routes.map((r: { '@id': string }) => r['@id'])).toEqual([CATCH_ALL_ID]);
-      const other = await collect(http.request({ host: '127.0.0.1', port: otherPort, agent: false }));
-      expect(other.body).toBe('operator');
+      expect((await askGet(`${failing.url}?domain=app.example.com`)).status).toBe(500);
     } finally {
-      await own.stop();
+      await failing.stop();
     }
   });
 
-  it('gives a route with several targets round-robin, one try per upstream and passive health; a single one neither', async () => {
-    const ingress = make();
-    await ingress.start();
-    const d = uniqueDomain('policy');
-    const third = await deadTarget();
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target, b.target, third] });
-    expect(await admin(`/id/${routeId(d)}/handle/0`)).toEqual({
-      handler: 'reverse_proxy',
-      upstreams: [a.target, b.target, third].map((x) => ({ dial: `127.0.0.1:${x.port}` })),
-      load_balancing: { selection_policy: { policy: 'round_robin' }, retries: 2 },
-      health_checks: { passive: { fail_duration: '5000ms', max_fails: 1 } },
-    });
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
-    expect(await admin(`/id/${routeId(d)}/handle/0`)).toEqual({ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${a.target.port}` }] });
+  it('is bound to loopback: a non-loopback address of this host is refused', async () => {
+    const address = nonLoopbackAddress();
+    const err = await askGet(`http://${address}:${ask.port}/ask?domain=x.example.com`).catch((e: Error & { code?: string }) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error & { code?: string }).code).toBe('ECONNREFUSED');
   });
 
-  it('answers proxy failures with the 502 body, and puts that answer back on a server that lacks it', async () => {
-    const ingress = make();
-    await ingress.start();
-    const d = uniqueDomain('errors');
-    await ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget()] });
-    expect((await get(d)).json()).toEqual(BAD_GATEWAY);
-
-    // A server from before this answer existed: Caddy's own 502 has an empty body.
-    expect((await fetch(`${proc.adminUrl}${SERVER_PATH}/errors`, { method: 'DELETE' })).status).toBe(200);
-    expect(await get(d)).toMatchObject({ status: 502, body: '' });
-    await make().start();
-    expect(await admin(`/id/${BAD_GATEWAY_ID}/handle/0/status_code`)).toBe(502);
-    expect((await get(d)).json()).toEqual(BAD_GATEWAY);
-  });
-
-  it('urlFor is https and omits :443', () => {
-    expect(createCaddyIngress({ adminUrl: 'http://x' }).urlFor('app.example.com')).toBe('https://app.example.com');
-    expect(createCaddyIngress({ adminUrl: 'http://x', httpsPort: 8443 }).urlFor('app.example.com')).toBe('https://app.example.com:8443');
+  it('refuses a non-loopback peer even when bound wider (defense in depth)', async () => {
+    const address = nonLoopbackAddress();
+    const d = uniqueDomain('wide');
+    held.add(d);
+    const wide = createTlsAskServer({ port: 0, host: '0.0.0.0', holds: async (x) => held.has(x) });
+    await wide.start();
+    try {
+      // From this host's non-loopback address the peer is that address, not 127.0.0.1.
+      expect((await askGet(`http://${address}:${wide.port}/ask?domain=${d}`, address)).status).toBe(403);
+      expect((await askGet(`http://127.0.0.1:${wide.port}/ask?domain=${d}`)).status).toBe(200);
+    } finally {
+      await wide.stop();
+    }
   });
 });
+
+describe('caddy front', () => {
+  const held = new Set<string>();
+  let caddy: CaddyProcess;
+  let ingress: EmbeddedIngress;
+  let ask: TlsAskServer;
+  let a: Backend;
+  let b: Backend;
+  let front: () => CaddyFront;
+  let rootCa: Buffer;
+  const admin = async (path: string) => (await fetch(caddy.adminUrl + path)).json() as Promise<any>;
+  const target = (domain: string): AppTarget => ({ url: `https://${domain}:${caddy.httpsPort}`, ca: rootCa });
+
+  beforeAll(async () => {
+    [a, b] = [await startBackend('A'), await startBackend('B')];
+    ingress = createEmbeddedIngress({ port: 0, host: '127.0.0.1', trustedProxies: ['127.0.0.1', '::1'] });
+    await ingress.start();
+    ask = createTlsAskServer({ port: 0, holds: async (d) => held.has(d) });
+    await ask.start();
+    caddy = await startCaddy({ logLevel: 'INFO' });
+    front = () =>
+      createCaddyFront({ adminUrl: caddy.adminUrl, ingressPort: ingress.port, askUrl: ask.url, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, tls: 'internal' });
+    expect(await front().ensure()).toEqual({ loaded: true });
+    // Caddy creates its CA when the config that uses it loads.
+    rootCa = await waitFor('the internal CA root', async () => (fs.existsSync(caddyRootPath(caddy)) ? caddy.rootCert() : undefined), 10_000);
+  });
+  afterAll(async () => {
+    await caddy?.stop();
+    await ask?.stop();
+    await ingress?.stop();
+    await a?.close();
+    await b?.close();
+  });
+
+  it('holds one static config: one reverse proxy to the ingress, on-demand TLS asking the control plane, a grace period', async () => {
+    const config = await admin('/config/');
+    const https = config.apps.http.servers[HTTPS_SERVER];
+    expect(https.routes).toEqual([{ handle: [expect.objectContaining({ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${ingress.port}` }] })], terminal: true }]);
+    expect(config.apps.http.grace_period).toBe('10s');
+    expect(config.apps.tls.automation).toEqual({ on_demand: { ask: ask.url }, policies: [{ on_demand: true, issuers: [{ module: 'internal' }] }] });
+    expect(config.apps.pki.certificate_authorities.local.install_trust).toBe(false);
+    // The operator's parts of the config are left alone.
+    expect(config.admin).toEqual({ listen: new URL(caddy.adminUrl).host });
+    expect(config.logging).toEqual({ logs: { default: { level: 'INFO' } } });
+  });
+
+  it('does not reload Caddy when it already holds the config (a control-plane restart)', async () => {
+    const before = await admin('/config/');
+    const loads = caddy.configLoads();
+    expect(await front().ensure()).toEqual({ loaded: false });
+    expect(await admin('/config/')).toEqual(before);
+    expect(caddy.configLoads()).toBe(loads);
+    // A config that differs (another ingress port) is loaded: ensure compares, it does not trust a flag.
+    const other = createCaddyFront({ adminUrl: caddy.adminUrl, ingressPort: ingress.port + 1, askUrl: ask.url, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, tls: 'internal' });
+    expect(await other.ensure()).toEqual({ loaded: true });
+    expect(await front().ensure()).toEqual({ loaded: true });
+    expect(caddy.configLoads()).toBe(loads + 2);
+    expect(await admin('/config/')).toEqual(before);
+  });
+
+  it('waits a while for Caddy to come up, then fails saying Caddy is not running', async () => {
+    const down = createCaddyFront({ adminUrl: `http://127.0.0.1:${await freePort()}`, ingressPort: 1, askUrl: ask.url, waitMs: 600 });
+    const started = Date.now();
+    const err = await down.ensure().catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(err).toBeInstanceOf(CaddyAdminError);
+    expect((err as CaddyAdminError).status).toBe(0);
+    expect((err as Error).message).toMatch(/unreachable.*is Caddy running/);
+  });
+
+  it('loads the ACME form too (Caddy\'s default issuers, the same ask)', async () => {
+    const opts = { adminUrl: caddy.adminUrl, ingressPort: ingress.port, askUrl: ask.url, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort };
+    try {
+      expect(await createCaddyFront({ ...opts, tls: 'acme' }).ensure()).toEqual({ loaded: true });
+      expect((await admin('/config/apps/tls/automation')).policies).toEqual([{ on_demand: true }]);
+    } finally {
+      expect(await createCaddyFront({ ...opts, tls: 'internal' }).ensure()).toEqual({ loaded: true });
+    }
+  });
+
+  it('serves a held domain over HTTPS (certificate from the internal CA, verified), passing Host and its own X-Forwarded-*', async () => {
+    const d = uniqueDomain('https');
+    held.add(d);
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    const r = await getApp(target(d), '/hello?x=1');
+    expect(r.status).toBe(200);
+    const echo = JSON.parse(r.body) as Echo;
+    // Caddy believes no client's X-Forwarded-*; the ingress believes Caddy's and appends the hop it came from.
+    expect(echo).toMatchObject({ backend: 'A', path: '/hello?x=1', host: d, xfp: 'https', xfh: d, xff: '127.0.0.1, 127.0.0.1' });
+    const spoofed = await collect(
+      https.request({ host: '127.0.0.1', port: caddy.httpsPort, path: '/', servername: d, ca: rootCa, agent: false, headers: { host: d, 'x-forwarded-for': '10.9.9.9', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.example' } }),
+    );
+    expect(spoofed.json()).toMatchObject({ host: d, xfp: 'https', xfh: d, xff: '127.0.0.1, 127.0.0.1' });
+  });
+
+  it('redirects HTTP to HTTPS, keeping path and query', async () => {
+    const d = uniqueDomain('redirect');
+    const r = await collect(http.request({ host: '127.0.0.1', port: caddy.httpPort, path: '/a/b?c=1', agent: false, headers: { host: d } }));
+    expect(r.status).toBe(308);
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: caddy.httpPort, path: '/a/b?c=1', agent: false, headers: { host: `${d}:${caddy.httpPort}` } }, resolve).on('error', reject),
+    );
+    res.resume();
+    expect(res.headers.location).toBe(`https://${d}:${caddy.httpsPort}/a/b?c=1`);
+  });
+
+  it('refuses a certificate for a host no app holds (the handshake fails), and issues one once an app holds it', async () => {
+    const d = uniqueDomain('unheld');
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    const err = await getApp(target(d)).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/alert|handshake|socket disconnected|ECONNRESET/i);
+    held.add(d);
+    expect((await getApp(target(d))).status).toBe(200);
+  });
+
+  it('holds a request while the ingress restarts (Caddy dials again for up to 5 s), so the restart costs nothing', async () => {
+    const d = uniqueDomain('restart');
+    held.add(d);
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    expect((await getApp(target(d))).status).toBe(200);
+    const { port } = ingress;
+    await ingress.stop();
+    const during = getApp(target(d), '/', { timeoutMs: 10_000 });
+    // The ingress stays away for a moment (a process restart), then comes back on its port with its routes.
+    await sleep(700);
+    ingress = createEmbeddedIngress({ port, host: '127.0.0.1', trustedProxies: ['127.0.0.1', '::1'] });
+    await ingress.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    await ingress.start();
+    const r = await during;
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as Echo).backend).toBe('A');
+  });
+
+  it('answers 404 (from the ingress) for a held domain no route serves', async () => {
+    const d = uniqueDomain('noroute');
+    held.add(d);
+    const r = await getApp(target(d));
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'not_found' });
+  });
+
+  it('keeps clients and WebSockets of one app untouched while another app\'s route changes: no Caddy reload', { timeout: 60_000 }, async () => {
+    const [steady, busy] = [uniqueDomain('steady'), uniqueDomain('busy')];
+    held.add(steady);
+    held.add(busy);
+    await ingress.setRoute({ domain: steady, appId: 'steady', targets: [a.target] });
+    await ingress.setRoute({ domain: busy, appId: 'busy', targets: [a.target] });
+    const ws = new WebSocket(`wss://127.0.0.1:${caddy.httpsPort}/`, { headers: { host: steady }, servername: steady, ca: rootCa } as WebSocket.ClientOptions & https.RequestOptions);
+    await wsOpen(ws);
+    const config = await admin('/config/');
+    const loads = caddy.configLoads();
+    const poller = pollBackend(target(steady));
+    const busyPoller = pollBackend(target(busy));
+    for (let i = 0; i < 30; i++) {
+      await ingress.setRoute({ domain: busy, appId: 'busy', targets: [i % 2 ? a.target : b.target] });
+      await sleep(50);
+    }
+    const [steadyResult, busyResult] = [await poller.stop(), await busyPoller.stop()];
+    console.log(`caddy front, 30 route switches: steady app ${steadyResult.ok} ok / ${steadyResult.failed} failed, switching app ${busyResult.ok} ok / ${busyResult.failed} failed`);
+    expect(steadyResult.failures).toEqual([]);
+    expect(busyResult.failures).toEqual([]);
+    expect(steadyResult.ok).toBeGreaterThan(10);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect(await wsRoundTrip(ws, 'still')).toBe('A:still');
+    ws.close();
+    expect(caddy.configLoads()).toBe(loads);
+    expect(await admin('/config/')).toEqual(config);
+  });
+});
+
+/** The backends here answer JSON with `backend`, not the ws-app's `hostname`: a poller of their own shape. */
+function pollBackend(t: AppTarget): { stop(): Promise<{ ok: number; failed: number; failures: string[] }> } {
+  const result = { ok: 0, failed: 0, failures: [] as string[] };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const r = await getApp(t);
+        if (r.status === 200 && (JSON.parse(r.body) as Echo).backend) result.ok++;
+        else result.failures.push(`status ${r.status}: ${r.body.slice(0, 200)}`);
+      } catch (err) {
+        result.failures.push((err as Error).message);
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      result.failed = result.failures.length;
+      return result;
+    },
+  };
+}
+
+function caddyRootPath(c: CaddyProcess): string {
+  return `${c.dir}/data/caddy/pki/authorities/local/root.crt`;
+}

@@ -23,6 +23,9 @@ import { makeResponseMeta } from './response-meta.js';
 
 export const API_VERSION = '0.1.0';
 
+/** Headers of one hop that the /docs forwarding does not copy (Fastify sets its own). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date']);
+
 /** The API server's socket timeouts. Upgraded sockets (log streams) are not subject to them: ws clears them. */
 export interface ServerTimeouts {
   /** The request line and headers must arrive within this (slowloris). */
@@ -107,16 +110,19 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
 
   // Odd request targets are refused before any route sees them: absolute-form and asterisk-form targets, dot
   // segments (also percent-encoded), backslashes, and an HTTP/1.1 request without Host.
-  app.addHook('onRequest', async (request, reply) => {
+  // The hooks on every request's path take a callback, not a promise: cheaper (see bench/profile-api.ts).
+  app.addHook('onRequest', (request, reply, done) => {
     const problem = requestTargetProblem(request.raw);
     if (problem) return sendError(reply, problem);
+    done();
   });
 
   // An upgrade request answered in plain HTTP (an unknown path, a refused target) owns its socket outright: Node
   // handed it over and forgot it, and it is half-open by default. Close it, or each such request leaks a socket.
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     const socket = (request.raw as { upgrade?: boolean }).upgrade ? request.raw.socket : null;
     if (socket && !socket.destroyed) socket.end(() => socket.destroy());
+    done();
   });
 
   // Before any route, so every one is timed; the REST routes by their documented pattern.
@@ -138,16 +144,41 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
-  const openApiDoc = buildOpenApiDocument(appRouter, {
-    baseUrl: deps.config.publicApiUrl,
-    version: API_VERSION,
-    extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...metricsOpenApi, ...opts.extraPaths },
-    extraSecuritySchemes: metricsSecuritySchemes,
-  });
-  app.get('/openapi.json', async () => openApiDoc);
-  await app.register(async (docs) => {
+  // Built on the first request, not at start: generating it walks every zod schema and leaves megabytes of garbage
+  // that an idle control plane would otherwise keep as resident heap (bench/memory.bench.ts).
+  let openApiDoc: ReturnType<typeof buildOpenApiDocument> | undefined;
+  app.get('/openapi.json', async () =>
+    (openApiDoc ??= buildOpenApiDocument(appRouter, {
+      baseUrl: deps.config.publicApiUrl,
+      version: API_VERSION,
+      extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...metricsOpenApi, ...opts.extraPaths },
+      extraSecuritySchemes: metricsSecuritySchemes,
+    })),
+  );
+  // /docs: Scalar's reference page. Its plugin carries its whole browser bundle as a ~9 MB string, held twice (the
+  // constant and the module's source) for the life of the process: it is loaded on the first visit, in a Fastify
+  // instance of its own that these routes forward to, so that a control plane nobody reads the docs of never holds it.
+  let docsApp: Promise<FastifyInstance> | undefined;
+  const loadDocs = async (): Promise<FastifyInstance> => {
     const { default: scalar } = await import('@scalar/fastify-api-reference');
+    const docs = Fastify();
     await docs.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json', title: 'Cynchro API' } });
+    await docs.ready();
+    return docs;
+  };
+  const forwardToDocs = async (request: FastifyRequest, reply: FastifyReply) => {
+    const docs = await (docsApp ??= loadDocs().catch((err: unknown) => {
+      docsApp = undefined;
+      throw err;
+    }));
+    const res = await docs.inject({ method: request.method as 'GET', url: request.url, headers: request.headers });
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) void reply.header(k, v);
+    return reply.code(res.statusCode).send(res.rawPayload.length ? res.rawPayload : undefined);
+  };
+  app.get('/docs', forwardToDocs);
+  app.get('/docs/*', forwardToDocs);
+  app.addHook('onClose', async () => {
+    if (docsApp) await (await docsApp.catch(() => undefined))?.close();
   });
 
   await app.register(logStreamRoutes(deps, services, opts.logStreams));
@@ -159,29 +190,31 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
   await app.register(async (rest) => {
     // trpc-to-openapi matches paths case-insensitively and after URL normalisation; REST paths are exactly the
     // documented ones (`/AUTH/login` and `/auth/login/` are not routes), checked before the body is read.
-    rest.addHook('onRequest', async (request, reply) => {
+    rest.addHook('onRequest', (request, reply, done) => {
       if (!restRoute(request.method, request.url)) return sendError(reply, new AppError('not_found', 'No such route'));
+      done();
     });
-    rest.addHook('preHandler', async (request) => {
+    rest.addHook('preHandler', (request, _reply, done) => {
       // trpc-to-openapi insists on a JSON content type even for body-less POSTs such as /auth/logout.
       if (!request.headers['content-type'] && request.method !== 'GET' && request.method !== 'DELETE') {
         request.headers['content-type'] = 'application/json';
       }
+      done();
     });
-    rest.addHook('onSend', async (_request, reply, payload) => {
+    rest.addHook('onSend', (_request, reply, payload, done) => {
       // A 204 (DELETE /tokens/{id}, …) has no body, whatever the procedure answered.
       if (reply.statusCode === 204) {
         reply.removeHeader('content-type');
-        return '';
+        return done(null, '');
       }
-      if (reply.statusCode < 400 || typeof payload !== 'string') return payload;
+      if (reply.statusCode < 400 || typeof payload !== 'string') return done(null, payload);
       try {
         const parsed = JSON.parse(payload) as { data?: { appError?: ErrorBody }; error?: unknown };
-        if (parsed.data?.appError) return JSON.stringify(parsed.data.appError);
+        if (parsed.data?.appError) return done(null, JSON.stringify(parsed.data.appError));
       } catch {
         /* not JSON: leave it */
       }
-      return payload;
+      done(null, payload);
     });
     await rest.register(fastifyTRPCOpenApiPlugin, {
       basePath: '/',

@@ -1,5 +1,5 @@
-// A thin client for Caddy's admin API that turns every failure into an IngressError a deployment can record:
-// "Caddy is not running" reads differently from "Caddy refused this config".
+// A thin client for Caddy's admin API (used once, at the control plane's start) that turns every failure into an
+// IngressError saying what went wrong: "Caddy is not running" reads differently from "Caddy refused this config".
 import http from 'node:http';
 import { IngressError } from './ingress.js';
 
@@ -11,10 +11,6 @@ export class CaddyAdminError extends IngressError {
     readonly status: number,
   ) {
     super(message);
-  }
-
-  get unknownId(): boolean {
-    return this.status === 404 && /unknown object ID/i.test(this.message);
   }
 
   /** The connection was reset before an answer: Caddy may or may not have applied the change. */
@@ -32,12 +28,12 @@ interface AdminResponse {
   text: string;
 }
 
-type Transport = (method: string, url: string, body: string | undefined, timeoutMs: number) => Promise<AdminResponse>;
+export type Transport = (method: string, url: string, body: string | undefined, timeoutMs: number) => Promise<AdminResponse>;
 
 /**
  * One fresh connection per admin call. Caddy 2.6 restarts its admin endpoint on every config change (and on the
  * rollback after a refused one), which leaves a pooled keep-alive socket dead: the next call would fail with "other
- * side closed" although Caddy is fine. Admin calls are a few per deployment, so the extra handshake costs nothing.
+ * side closed" although Caddy is fine. Admin calls are a few per start, so the extra handshake costs nothing.
  */
 const nodeTransport: Transport = (method, url, body, timeoutMs) =>
   new Promise((resolve, reject) => {
@@ -59,26 +55,14 @@ const nodeTransport: Transport = (method, url, body, timeoutMs) =>
     req.end(body);
   });
 
-function fetchTransport(fetchImpl: typeof fetch): Transport {
-  return async (method, url, body, timeoutMs) => {
-    const res = await fetchImpl(url, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body ?? null,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: res.status, text: await res.text() };
-  };
-}
-
 export class CaddyAdminClient {
   readonly #base: string;
   readonly #transport: Transport;
   readonly #timeoutMs: number;
 
-  constructor(adminUrl: string, fetchImpl?: typeof fetch, timeoutMs = 15_000) {
+  constructor(adminUrl: string, timeoutMs = 15_000, transport: Transport = nodeTransport) {
     this.#base = adminUrl.replace(/\/+$/, '');
-    this.#transport = fetchImpl ? fetchTransport(fetchImpl) : nodeTransport;
+    this.#transport = transport;
     this.#timeoutMs = timeoutMs;
   }
 
@@ -137,29 +121,5 @@ export class CaddyAdminClient {
       if (err instanceof CaddyAdminError && err.status === 400 && /invalid traversal path/i.test(err.message)) return null;
       throw err;
     }
-  }
-
-  /**
-   * Creates `segments` under /config/ with `leaf` at the end, starting at the first missing level: Caddy refuses
-   * to traverse into objects that do not exist yet, and a POST on an existing parent would replace its siblings.
-   * Answers false when the full path already existed (nothing written).
-   */
-  async ensurePath(segments: string[], leaf: unknown): Promise<boolean> {
-    for (let i = 1; i <= segments.length; i++) {
-      const existing = await this.get(`/config/${segments.slice(0, i).join('/')}`);
-      if (existing !== null && existing !== undefined) continue;
-      let value = leaf;
-      for (let j = segments.length - 1; j >= i; j--) value = { [segments[j]!]: value };
-      const path = `/config/${segments.slice(0, i).join('/')}`;
-      try {
-        await this.request('POST', path, value);
-      } catch (err) {
-        // Resent only if the first attempt did not land: a second POST on what is now an array would append.
-        if (!(err instanceof CaddyAdminError && err.transient)) throw err;
-        if ((await this.get(path)) === null) await this.request('POST', path, value);
-      }
-      return true;
-    }
-    return false;
   }
 }

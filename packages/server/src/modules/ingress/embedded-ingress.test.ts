@@ -179,6 +179,21 @@ describe('connections per client', () => {
     expect(first.closed()).toBe(false);
   });
 
+  it('does not cap a trusted proxy (Caddy in front), whose connections are every client\'s, and still caps others', async () => {
+    const { port } = await startIngress({ maxConnectionsPerClient: 1, trustedProxies: ['127.0.0.1'] });
+    const viaProxy = await Promise.all([0, 1, 2].map(() => rawConnection(port)));
+    for (const c of viaProxy) c.socket.write(GET());
+    await until('every connection from the trusted proxy to be answered', () => viaProxy.every((c) => c.received().includes('ok /x')));
+    expect(viaProxy.every((c) => !c.closed())).toBe(true);
+
+    const [first, second] = [await rawConnection(port, '127.0.0.2'), await rawConnection(port, '127.0.0.2')];
+    first.socket.write(GET());
+    second.socket.write(GET());
+    await until('the second connection of an untrusted client to be refused', () => second.closed());
+    expect(second.received()).toMatch(/^HTTP\/1\.1 429 /);
+    expect(first.received()).toContain('ok /x');
+  });
+
   it('keys IPv6 clients by their /64 and IPv4-mapped addresses as IPv4', () => {
     expect(clientKeyOf('2001:db8:1:2:aaaa::1')).toBe(clientKeyOf('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
     expect(clientKeyOf('2001:db8:1:2::1')).not.toBe(clientKeyOf('2001:db8:1:3::1'));

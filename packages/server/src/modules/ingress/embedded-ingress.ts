@@ -53,6 +53,16 @@ export interface EmbeddedIngressOptions {
   requestTimeoutMs?: number;
   /** A kept-alive connection idle between requests this long is closed. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /**
+   * Peer addresses (exact, e.g. 127.0.0.1 and ::1 for a Caddy in front) whose X-Forwarded-For/-Proto/-Host are
+   * believed and passed on; from any other peer they are overwritten. Default: none.
+   */
+  trustedProxies?: string[];
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`, so one configured address matches either socket family. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 export const DEFAULT_UPGRADE_IDLE_TIMEOUT_MS = 10 * 60_000;
@@ -158,6 +168,7 @@ export function clientKeyOf(address: string | undefined): string {
 
 export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIngress {
   const log = opts.log?.child({ module: 'ingress', ingress: 'embedded' });
+  const trustedProxies = new Set((opts.trustedProxies ?? []).map(plainAddress));
   const graceMs = opts.shutdownGraceMs ?? 5_000;
   const failDurationMs = opts.failDurationMs ?? DEFAULT_FAIL_DURATION_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -210,6 +221,9 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
   /** Connections beyond their client's cap: each is answered 429 at its first request, then closed. */
   const refused = new WeakSet<object>();
   server.on('connection', (socket: net.Socket) => {
+    // A trusted proxy (Caddy in front) carries every client's connections from one address: capping it would cap
+    // all clients together. The proxy bounds its own clients.
+    if (trustedProxies.has(plainAddress(socket.remoteAddress ?? ''))) return;
     const key = clientKeyOf(socket.remoteAddress);
     const open = (perClient.get(key) ?? 0) + 1;
     perClient.set(key, open);
@@ -241,10 +255,21 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
     log?.warn({ err: errorCode(err) || (err as Error).message, domain, target, forMs: failDurationMs }, 'target failed before answering; skipping it');
   }
 
+  /**
+   * What the app learns about its client. Only a trusted proxy (Caddy in front, with INGRESS=caddy) may say who the
+   * client is and which scheme and host it used: its X-Forwarded-For chain gets this hop appended, its Proto and
+   * Host are kept. From anyone else those headers are a client's claim, so they are replaced.
+   */
   function forwardedHeaders(req: http.IncomingMessage): void {
     const remote = req.socket.remoteAddress ?? '';
     const prior = req.headers['x-forwarded-for'];
-    req.headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remote}` : remote;
+    if (trustedProxies.has(plainAddress(remote))) {
+      req.headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remote}` : remote;
+      req.headers['x-forwarded-proto'] ??= 'http';
+      req.headers['x-forwarded-host'] ??= req.headers.host ?? '';
+      return;
+    }
+    req.headers['x-forwarded-for'] = remote;
     req.headers['x-forwarded-proto'] = 'http';
     req.headers['x-forwarded-host'] = req.headers.host ?? '';
   }

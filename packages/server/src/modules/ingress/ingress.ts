@@ -16,7 +16,10 @@ export interface IngressRoute {
 export interface Ingress {
   readonly kind: 'embedded' | 'caddy';
   start(): Promise<void>;
+  /** Lets go of the ingress; one running as its own process keeps serving (see shutdown). */
   stop(): Promise<void>;
+  /** Only where the ingress outlives stop() (its own process): ends it too, for a stop on purpose. */
+  shutdown?(): Promise<void>;
   /** Atomically replace (or create) the route for one domain. */
   setRoute(route: IngressRoute): Promise<void>;
   removeRoute(domain: string): Promise<void>;

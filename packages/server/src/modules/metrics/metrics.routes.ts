@@ -45,8 +45,9 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics, restR
     if (pattern !== '/*') return pattern;
     return restRoute(request.method, request.url) ?? UNMATCHED_ROUTE;
   };
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 }
 

@@ -114,10 +114,16 @@ export interface AppRuntime {
   start(): Promise<void>;
   stop(): Promise<void>;
   build(req: BuildRequest): Promise<{ image: string; commitSha: string }>;
-  /** Pulls the image unless present. */
-  ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<void>;
+  /** Pulls the image unless present; answers its full id as the runtime has it now. */
+  ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<string>;
   /** The full id of an image present on the runtime (by name or id), or null when it is not there. */
   imageId(ref: string): Promise<string | null>;
+  /**
+   * Makes ready what any release of the app needs whatever its images (on one engine, the app's network), so a
+   * deployment can do it while its images are checked, pulled or built. Optional for the caller: startRelease
+   * makes it ready too when it was not.
+   */
+  prepare(ref: Pick<ReleaseRef, 'appId' | 'orgId'>): Promise<void>;
   /**
    * Starts every replica of every service in dependsOn waves, each wave healthy before the next; on failure
    * removes what it started and throws. Nothing of another release is touched.

@@ -77,3 +77,37 @@ describe('DockerRuntime stats', () => {
     expect((await t.docker.inspectContainer(t.id))?.restartCount).toBe(0);
   });
 });
+
+describe('DockerRuntime prepare', () => {
+  const release = (deploymentId: string) => ({ appId: 'app_p', orgId: 'org_1', deploymentId, services: [{ name: 'web', image: 'acme/web:1', env: {}, secretFiles: {}, port: 80, cpu: 0.25, memoryMb: 64, volumes: [], replicas: 1, dependsOn: [] }] });
+  const opts = { signal: new AbortController().signal, log: async () => {}, startMs: 5000, healthMs: 5000 };
+
+  it("makes the app's network ahead; the release starts on it without asking the engine again", async () => {
+    const docker = createFakeDockerDriver();
+    docker.addImage('acme/web:1');
+    const runtime = new DockerRuntime({ docker, events: new AppEvents(), log: pino({ level: 'silent' }) });
+    await runtime.prepare({ appId: 'app_p', orgId: 'org_1' });
+    const [net] = await docker.listNetworks({ [LABELS.app]: 'app_p' });
+    expect(net).toBeDefined();
+    await runtime.startRelease(release('dep_1'), opts);
+    expect(docker.calls.filter((c) => c.method === 'ensureNetwork')).toHaveLength(1);
+    const [c] = await docker.listContainers({ [LABELS.app]: 'app_p' });
+    expect(docker.calls.find((x) => x.method === 'runContainer')?.args[0]).toMatchObject({ network: net!.id });
+    expect(c?.running).toBe(true);
+    // Not prepared: the next start makes sure of the network itself.
+    await runtime.startRelease(release('dep_2'), opts);
+    expect(docker.calls.filter((c) => c.method === 'ensureNetwork')).toHaveLength(2);
+  });
+
+  it('a prepare that failed is tried again by the start, which fails only if that fails too', async () => {
+    const docker = createFakeDockerDriver();
+    docker.addImage('acme/web:1');
+    const runtime = new DockerRuntime({ docker, events: new AppEvents(), log: pino({ level: 'silent' }) });
+    docker.engineDown();
+    await expect(runtime.prepare({ appId: 'app_p', orgId: 'org_1' })).rejects.toMatchObject({ code: 'engine' });
+    docker.engineUp();
+    await runtime.startRelease(release('dep_1'), opts);
+    expect((await docker.listContainers({ [LABELS.app]: 'app_p' }))[0]?.running).toBe(true);
+    expect(await docker.listNetworks({ [LABELS.app]: 'app_p' })).toHaveLength(1);
+  });
+});

@@ -1,7 +1,7 @@
 // The runtime on one Docker engine: each replica is a container on the app's private bridge network, published on
 // 127.0.0.1. It follows the engine's event stream (reconnecting with back-off, announcing a resync after any gap)
 // and keeps, per container, whether it has answered since its latest start: only those are endpoints.
-import { DockerError, isImageId, LABELS, type ContainerInfo, type DockerDriver, type EngineEvent, type Labels } from '@cynchro/docker-driver';
+import { DockerError, isImageId, LABELS, validateImageRef, type ContainerInfo, type DockerDriver, type EngineEvent, type Labels } from '@cynchro/docker-driver';
 import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import { step } from '../../lib/step-timeout.js';
@@ -47,6 +47,10 @@ export class DockerRuntime implements AppRuntime {
   private readonly downSeen = new Set<string>();
   /** Container id → how often this process saw it start again after a death (whoever started it). */
   private readonly restartsSeen = new Map<string, number>();
+  /** App id → its network as prepare() is making it, for the app's next startRelease. */
+  private readonly prepared = new Map<string, Promise<string>>();
+  /** Names of the containers startRelease is starting and proving: their start event is not news. */
+  private readonly starting = new Set<string>();
   private follow: AbortController | undefined;
   private following: Promise<void> | undefined;
   private engineDown = false;
@@ -88,28 +92,48 @@ export class DockerRuntime implements AppRuntime {
       .then((b) => ({ image: b.imageId, commitSha: b.commitSha }));
   }
 
-  async ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<void> {
-    if (await this.docker.imageExists(ref)) return;
+  async ensureImage(ref: string, opts: { signal: AbortSignal; onLine(line: string): void; timeoutMs: number }): Promise<string> {
+    validateImageRef(ref);
+    // One inspect says both whether it is there and what it is (the id the deployment records).
+    const present = await this.docker.inspectImage(ref);
+    if (present) return present.id;
     opts.onLine(`pulling ${ref}`);
     await this.docker.pullImage(ref, { signal: opts.signal, onLine: opts.onLine, timeoutMs: opts.timeoutMs });
+    const pulled = await this.docker.inspectImage(ref);
+    if (!pulled) throw new DockerError('not_found', `image ${ref} is not there after its pull`);
+    return pulled.id;
   }
 
   async imageId(ref: string): Promise<string | null> {
     return (await this.docker.inspectImage(ref))?.id ?? null;
   }
 
+  async prepare(ref: Pick<ReleaseRef, 'appId' | 'orgId'>): Promise<void> {
+    const made = this.ensureNetwork(ref);
+    this.prepared.set(ref.appId, made);
+    await made;
+  }
+
   async startRelease(release: Release, opts: StartOptions): Promise<void> {
     try {
-      const network = await this.docker.ensureNetwork(networkName(release.appId), releaseLabels(release, false));
+      const network = await this.networkFor(release);
       for (const wave of startOrder(release.services)) {
         await Promise.all(
           wave.flatMap((svc) =>
             Array.from({ length: svc.replicas }, async (_, index) => {
               const name = svc.replicas > 1 ? `${svc.name} #${index + 1}` : svc.name;
+              const container = containerName(release, svc.name, index);
               await opts.log(`starting ${name} (${svc.image})`);
-              const info = await step(`start of ${name}`, opts.startMs, opts.signal, () => this.run(release, svc, index, network));
-              await this.waitHealthy(info.id, svc, opts.healthMs, opts.signal);
-              this.markHealthy(info.id);
+              this.starting.add(container);
+              try {
+                const info = await step(`start of ${name}`, opts.startMs, opts.signal, () => this.run(release, svc, index, network));
+                await opts.log(`${name} started (container ${info.id.slice(0, 12)})`);
+                // The port as the start just read it: the first probe needs no inspect of its own.
+                await this.waitHealthy(info.id, svc, opts.healthMs, opts.signal, info.hostPort);
+                this.markHealthy(info.id);
+              } finally {
+                this.starting.delete(container);
+              }
               await opts.log(`${name} is healthy`);
             }),
           ),
@@ -157,7 +181,7 @@ export class DockerRuntime implements AppRuntime {
   }
 
   async repair(release: Release, missing: { service: string; index: number }[], stopped: Replica[]): Promise<void> {
-    const network = await this.docker.ensureNetwork(networkName(release.appId), releaseLabels(release, false));
+    const network = await this.ensureNetwork(release);
     for (const r of stopped) await this.docker.removeContainer(r.id);
     const todo = [...missing, ...stopped.map((r) => ({ service: r.service, index: r.index }))];
     await Promise.all(
@@ -230,6 +254,7 @@ export class DockerRuntime implements AppRuntime {
   }
 
   async removeApp(appId: string): Promise<void> {
+    this.prepared.delete(appId);
     for (const c of await this.docker.listContainers({ [LABELS.app]: appId }, { all: true })) this.forget(c.id);
     await this.docker.removeByLabels({ [LABELS.app]: appId }, { volumes: true, images: true });
   }
@@ -255,6 +280,17 @@ export class DockerRuntime implements AppRuntime {
   }
 
   // ---- internals
+
+  private ensureNetwork(ref: Pick<ReleaseRef, 'appId' | 'orgId'>): Promise<string> {
+    return this.docker.ensureNetwork(networkName(ref.appId), releaseLabels(ref, false));
+  }
+
+  /** The network prepare() made for this start, else made now; a prepare that failed is tried again here, where its error belongs. */
+  private networkFor(release: Release): Promise<string> {
+    const made = this.prepared.get(release.appId);
+    this.prepared.delete(release.appId);
+    return made ? made.catch(() => this.ensureNetwork(release)) : this.ensureNetwork(release);
+  }
 
   private run(release: Release, svc: ReleaseService, index: number, network: string): Promise<ContainerInfo> {
     const labels: Labels = {
@@ -282,8 +318,13 @@ export class DockerRuntime implements AppRuntime {
     });
   }
 
-  private waitHealthy(id: string, svc: { port?: number; healthPath?: string }, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    return this.docker.waitHealthy(id, { ...(svc.port !== undefined ? { port: svc.port, http: true } : {}), ...(svc.healthPath ? { path: svc.healthPath } : {}), timeoutMs, signal });
+  private waitHealthy(id: string, svc: { port?: number; healthPath?: string }, timeoutMs: number, signal: AbortSignal, hostPort?: number): Promise<void> {
+    return this.docker.waitHealthy(id, {
+      ...(svc.port !== undefined ? { port: svc.port, http: true, ...(hostPort !== undefined ? { hostPort } : {}) } : {}),
+      ...(svc.healthPath ? { path: svc.healthPath } : {}),
+      timeoutMs,
+      signal,
+    });
   }
 
   private markHealthy(id: string): void {
@@ -344,6 +385,7 @@ export class DockerRuntime implements AppRuntime {
     }
     if (e.action === 'start') {
       // Our own start: startRelease/repair already proved (or is proving) it; only a later start is news.
+      if (e.name && this.starting.has(e.name)) return;
       const at = this.healthyAt.get(e.containerId);
       if (at !== undefined && e.time <= at) return;
       this.healthyAt.delete(e.containerId);

@@ -50,8 +50,11 @@ export class DeployPipeline {
     const log = (text: string) => this.d.deployments.log(job.id, 'system', text);
     const spec = JSON.parse(job.spec) as AppSpec;
 
-    const images = await this.images(job, app, spec, signal);
-    await this.d.deployments.advance(job, 'deploying', { images: JSON.stringify(images), image_ids: JSON.stringify(await this.imageIds(images)) });
+    // What the release needs whatever its images (the app's network) is made meanwhile; startRelease waits for it
+    // and answers its error, if any.
+    void this.d.runtime.prepare({ appId: app.id, orgId: app.org_id }).catch(() => undefined);
+    const { images, ids } = await this.images(job, app, spec, signal);
+    await this.d.deployments.advance(job, 'deploying', { images: JSON.stringify(images), image_ids: JSON.stringify(ids) });
 
     const release = await this.d.releases.build(app, job, images);
     await log(`materialised env for ${release.services.length} service(s)`);
@@ -73,8 +76,11 @@ export class DeployPipeline {
     await this.prune(job, app, images);
   }
 
-  /** Every service's image: the ones this job already names (restart, rollback), else built from the repo or pulled. */
-  private async images(job: DeploymentsTable, app: AppsTable, spec: AppSpec, signal: AbortSignal): Promise<Images> {
+  /**
+   * Every service's image: the ones this job already names (restart, rollback), else built from the repo or pulled;
+   * and exactly what each runs (`ids`): a built image's id, a named image's id as the runtime has it now.
+   */
+  private async images(job: DeploymentsTable, app: AppsTable, spec: AppSpec, signal: AbortSignal): Promise<{ images: Images; ids: Images }> {
     const images: Images = job.images ? (JSON.parse(job.images) as Images) : {};
     const log = (stream: string, text: string) => void this.d.deployments.log(job.id, stream, text);
     const toBuild = spec.services.filter((s) => s.build && !images[s.name]);
@@ -116,23 +122,21 @@ export class DeployPipeline {
         release();
       }
     }
+    const ids: Images = {};
     for (const svc of spec.services) {
       // A named image is pulled again if it went (a restart or rollback names it too); built ones run by id.
       const ref = images[svc.name] ?? svc.image;
-      if (!ref || isImageId(ref)) continue;
-      await step(`pull of ${ref}`, this.d.timeouts.pullMs, signal, (s) =>
+      if (!ref) continue;
+      if (isImageId(ref)) {
+        ids[svc.name] = ref;
+        continue;
+      }
+      ids[svc.name] = await step(`pull of ${ref}`, this.d.timeouts.pullMs, signal, (s) =>
         this.d.runtime.ensureImage(ref, { signal: s, onLine: (l) => log('pull', l), timeoutMs: this.d.timeouts.pullMs }),
       );
       images[svc.name] = ref;
     }
-    return images;
-  }
-
-  /** Exactly what each service runs: a built image's id, a named image's id as the runtime has it now. */
-  private async imageIds(images: Images): Promise<Images> {
-    const ids: Images = {};
-    for (const [service, ref] of Object.entries(images)) ids[service] = isImageId(ref) ? ref : ((await this.d.runtime.imageId(ref)) ?? ref);
-    return ids;
+    return { images, ids };
   }
 
   /**
