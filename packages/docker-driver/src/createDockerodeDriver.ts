@@ -5,7 +5,7 @@ import { buildFromGit } from './buildFromGit.js';
 import { fromInspect, fromListEntry, labelFilter } from './containerInfo.js';
 import { CpuBaselines, readContainerStats } from './container-stats.js';
 import { decodeSpec, encodeSpec, SPEC_LABEL } from './containerSpecLabel.js';
-import { DockerError, engineStatus, toDockerError } from './DockerError.js';
+import { DockerError, engineMessage, engineStatus, toDockerError } from './DockerError.js';
 import { DEFAULT_CALL_TIMEOUT_MS, engineCall } from './engineCall.js';
 import { followContainerLogs } from './followContainerLogs.js';
 import { followEngineEvents } from './followEngineEvents.js';
@@ -15,8 +15,9 @@ import { logsSnapshot } from './logsSnapshot.js';
 import { pullImage } from './pullImage.js';
 import { remoteHead } from './remoteHead.js';
 import { SecretKeeper } from './SecretKeeper.js';
+import { pickSubnet } from './subnetPool.js';
 import { deliverSecretFiles, secretsMount } from './secretFiles.js';
-import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type ImageInfo } from './types.js';
+import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type ImageInfo, type Labels } from './types.js';
 import { validateImageRef, validateImageRefOrId } from './validateImageRef.js';
 import { validateContainerSpec } from './validateContainerSpec.js';
 import { waitContainerHealthy } from './waitContainerHealthy.js';
@@ -27,9 +28,26 @@ export interface DockerodeDriverOptions {
   callTimeoutMs?: number;
   /** `host[:port]` repo hosts allowed over http and on private addresses (GIT_ALLOW_HOSTS). */
   gitAllowHosts?: string[];
+  /**
+   * An IPv4 range (APP_SUBNET_POOL) each new network takes a `/subnetPrefix` of, past every subnet the engine's
+   * networks already use; unset, the engine's default address pools choose (about 30 networks in all).
+   */
+  subnetPool?: string;
+  /** Default 24. */
+  subnetPrefix?: number;
 }
 
 export const DEFAULT_PIDS_LIMIT = 512;
+
+/** The engine's default address pools are spent: say how to get more networks, not only that there are none. */
+function explainPoolExhaustion(err: unknown): unknown {
+  if (!(err instanceof DockerError) || !/non-overlapping IPv4 address pool/i.test(err.message)) return err;
+  return new DockerError(
+    err.code,
+    `${err.message} (the engine's default address pools are spent, about 30 networks: set APP_SUBNET_POOL, e.g. 10.213.0.0/16, for a /24 per app network, or widen dockerd's default-address-pools)`,
+    { cause: err },
+  );
+}
 
 function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {
@@ -48,6 +66,33 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
   const baselines = new CpuBaselines();
   // close() ends the events() iterations begun before it, so a forgotten one cannot keep a request open.
   let closing = new AbortController();
+
+  /**
+   * A network with a subnet of its own from the pool: the first /prefix no existing network overlaps. Two creators
+   * can pick the same one at once; the engine refuses the second ("overlaps"), which then takes the next.
+   */
+  async function ensurePooledNetwork(name: string, labels: Labels, pool: string, prefix: number): Promise<string> {
+    const tried: string[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const nets = await call('list networks', (abortSignal) => docker.listNetworks({ abortSignal } as Dockerode.NetworkListOptions));
+      const existing = nets.find((n) => n.Name === name);
+      if (existing) return existing.Id;
+      const taken = nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).concat(tried);
+      const subnet = pickSubnet(pool, prefix, taken);
+      if (!subnet) throw new DockerError('engine', `create network ${name}: no free /${prefix} left in APP_SUBNET_POOL ${pool}`);
+      try {
+        const net = await call(`create network ${name}`, (abortSignal) =>
+          docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true, IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] }, abortSignal } as Dockerode.NetworkCreateOptions),
+        );
+        return net.id;
+      } catch (err) {
+        // Taken meanwhile (another app's network), or our name created concurrently: look again.
+        if (!/overlap|already exists/i.test(engineMessage(err))) throw err;
+        tried.push(subnet);
+      }
+    }
+    throw new DockerError('engine', `create network ${name}: no subnet of APP_SUBNET_POOL ${pool} could be taken after 8 tries`);
+  }
 
   /** One engine call: deadline, and engine errors mapped to DockerError (404 → not_found). */
   const call = <T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>, timeoutMs = callTimeoutMs): Promise<T> =>
@@ -277,6 +322,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
     },
 
     async ensureNetwork(name, labels) {
+      if (opts.subnetPool) return ensurePooledNetwork(name, labels, opts.subnetPool, opts.subnetPrefix ?? 24);
       const find = async () => {
         const nets = await call('list networks', (abortSignal) =>
           docker.listNetworks({ filters: { name: [name] }, abortSignal } as Dockerode.NetworkListOptions),
@@ -296,7 +342,7 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
         // the create's refusal is the error that says why.
         const existing = await find().catch(() => undefined);
         if (existing) return existing;
-        throw err;
+        throw explainPoolExhaustion(err);
       }
     },
 

@@ -28,3 +28,4 @@ export { MAX_LOG_LINE_BYTES, MAX_LOGS_SNAPSHOT_BYTES, truncationMarker } from '.
 export { GIT_STDERR_TAIL_CHARS, GIT_STDOUT_MAX_CHARS } from './runGit.js';
 export { MAX_PASSWD_BYTES } from './secretFiles.js';
 export { isImageId, validateImageId, validateImageRef } from './validateImageRef.js';
+export { parseCidr, pickSubnet, validatePool } from './subnetPool.js';

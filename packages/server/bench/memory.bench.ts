@@ -101,6 +101,8 @@ const env: NodeJS.ProcessEnv = {
   QUOTA_MAX_APPS: String(APPS + 5),
   QUOTA_MAX_CPU: String(APPS + 5),
   QUOTA_MAX_MEMORY_MB: String(Math.min(16384 * 4, 64 * (APPS + 5))),
+  // A /24 per app network: the engine's default address pools hold only about 30 networks.
+  APP_SUBNET_POOL: process.env.APP_SUBNET_POOL ?? '10.215.0.0/16',
 };
 const snapshots = process.env.MEMORY_HEAPSNAPSHOT === '1';
 const flags = [...(process.env.MEMORY_NODE_FLAGS?.split(' ').filter(Boolean) ?? CONTROL_PLANE_NODE_FLAGS), ...(snapshots ? [`--heapsnapshot-signal=${SNAPSHOT_SIGNAL}`, `--diagnostic-dir=${dataDir}`] : [])];

@@ -1,6 +1,7 @@
 // Configuration comes only from the environment variables CONTRACT.md lists, validated once at start so a typo
 // fails loudly with the variable's name instead of misbehaving later.
 import path from 'node:path';
+import { validatePool } from '@cynchro/docker-driver';
 import { z } from 'zod';
 import { defaultIngressHost } from './modules/ingress/ingress-files.js';
 
@@ -44,6 +45,10 @@ const EnvSchema = z.object({
   CADDY_TLS: z.enum(['acme', 'internal']).default('acme'),
   TLS_ASK_PORT: port.default(2020),
   GIT_ALLOW_HOSTS: csv,
+  // Beyond CONTRACT.md: an IPv4 range each app network takes a /APP_SUBNET_PREFIX of (unset: the engine's default
+  // address pools choose, about 30 networks on a default engine).
+  APP_SUBNET_POOL: z.string().trim().optional(),
+  APP_SUBNET_PREFIX: z.coerce.number().int().default(24),
   QUOTA_MAX_APPS: z.coerce.number().int().min(0).default(20),
   QUOTA_MAX_CPU: z.coerce.number().min(0).default(8),
   QUOTA_MAX_MEMORY_MB: z.coerce.number().int().min(0).default(16384),
@@ -85,6 +90,8 @@ export interface Config {
   /** Where the on-demand TLS ask endpoint listens, on 127.0.0.1 (INGRESS=caddy only). */
   tlsAskPort: number;
   gitAllowHosts: string[];
+  /** APP_SUBNET_POOL / APP_SUBNET_PREFIX; undefined: the engine's default address pools. */
+  appSubnets: { pool: string; prefix: number } | undefined;
   quota: { maxApps: number; maxCpu: number; maxMemoryMb: number };
   logLevel: string;
   trustProxy: string[];
@@ -111,6 +118,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const poolProblem = e.APP_SUBNET_POOL === undefined ? undefined : validatePool(e.APP_SUBNET_POOL, e.APP_SUBNET_PREFIX);
+  if (poolProblem) throw new ConfigError(`Invalid configuration:\n  APP_SUBNET_POOL: ${poolProblem}`);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -129,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     caddyTls: e.CADDY_TLS,
     tlsAskPort: e.TLS_ASK_PORT,
     gitAllowHosts: e.GIT_ALLOW_HOSTS,
+    appSubnets: e.APP_SUBNET_POOL === undefined ? undefined : { pool: e.APP_SUBNET_POOL, prefix: e.APP_SUBNET_PREFIX },
     quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,

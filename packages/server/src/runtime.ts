@@ -56,7 +56,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const db = await openDatabase(config.dataDir);
   // Starts sealed: the master key exists only in memory, after an operator's /admin/unseal.
   const vault = createVault({ storage: new VaultKeyringStorage(db, clock), onBackgroundError: (err) => log.warn({ err }, 'vault background task failed') });
-  const docker = opts.docker ?? createDockerodeDriver({ gitAllowHosts: config.gitAllowHosts });
+  const docker = opts.docker ?? createDockerodeDriver({ gitAllowHosts: config.gitAllowHosts, ...(config.appSubnets ? { subnetPool: config.appSubnets.pool, subnetPrefix: config.appSubnets.prefix } : {}) });
   const ingress = opts.ingress ?? createIngress(config, log);
   const events = new AppEvents();
   const runtime = new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
