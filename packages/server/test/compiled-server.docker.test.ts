@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
 import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
 import { build } from '../../../scripts/build.mjs';
+import { CONTROL_PLANE_ENV, CONTROL_PLANE_NODE_FLAGS } from '../../../scripts/control-plane-process.mjs';
 import { freePort } from './free-port.js';
 import { get } from './http-get.js';
 import { liveIngressPid, reapIngressOf } from './spawn-server.js';
@@ -88,7 +89,9 @@ it('runs on plain node: no tsx loader in the control plane or the ingress', () =
   const [pid] = controlPlanePids();
   expect(pid).toBeGreaterThan(0);
   const cmdline = (p: number) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  expect(cmdline(pid!)).toEqual([process.execPath, path.join(root, 'packages', 'server', 'dist', 'main.js')]);
+  // The memory flags pnpm start runs it with, and nothing else: no loader.
+  expect(cmdline(pid!)).toEqual([process.execPath, ...CONTROL_PLANE_NODE_FLAGS, path.join(root, 'packages', 'server', 'dist', 'main.js')]);
+  expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`MALLOC_ARENA_MAX=${CONTROL_PLANE_ENV.MALLOC_ARENA_MAX}`);
   const ingress = liveIngressPid(dataDir);
   expect(ingress).toBeDefined();
   expect(cmdline(ingress!).join(' ')).not.toContain('tsx');

@@ -577,6 +577,23 @@ export function ingressContract(name: string, factory: () => Promise<IngressUnde
       }
     });
 
+    it('answers 503 to a GET whose only target closes every connection unanswered (a dead container behind docker-proxy), 502 to a POST', async () => {
+      const resetter = await startResetter();
+      try {
+        const d = uniqueDomain('resetonly');
+        await t.ingress.setRoute({ domain: d, appId: 'app', targets: [resetter.target] });
+        const got = await t.get(d);
+        expect(got.status).toBe(503);
+        expect(got.json()).toEqual(UNAVAILABLE);
+        const posted = await t.get(d, '/orders', { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json' } });
+        expect(posted.status).toBe(502);
+        expect(posted.json()).toEqual(BAD_GATEWAY);
+        expect(resetter.hits).toBeGreaterThanOrEqual(2);
+      } finally {
+        await resetter.close();
+      }
+    });
+
     it('answers a POST whose only target refuses connections with 503 unavailable (nothing reached the app)', async () => {
       const d = uniqueDomain('deadpost');
       await t.ingress.setRoute({ domain: d, appId: 'app', targets: [await deadTarget()] });

@@ -108,7 +108,10 @@ const FAILED_BEFORE_ANSWER = new Set([
 /**
  * Failures where no connection to the target was ever made: nothing listens there (a stopped container, a dockerd
  * going down), so the app has no instance to serve; answered 503 unavailable like a route with no targets, never
- * 502, which says a target took the request and failed it.
+ * 502, which says a target took the request and failed it. A replayable request (no body, safe method) whose
+ * connection was closed before any byte of an answer gets 503 too: behind Docker's userland proxy a dead container's
+ * published port accepts the connection and closes it, which looks exactly like that. Only a request that may have
+ * acted (a POST, a body) keeps 502 for such a close.
  */
 const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ECONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 
@@ -291,7 +294,8 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
 
   /**
    * Proxies to targets[0]. When it fails before answering, a replayable request goes on to the next target (each
-   * at most once); any other request gets 503 when the last target never accepted the connection, else 502.
+   * at most once); then 503 when the last target never accepted the connection or the request is replayable, else
+   * 502.
    * `fresh`: a new connection, after a kept-alive one turned out stale.
    */
   function proxyWeb(
@@ -331,7 +335,7 @@ export function createEmbeddedIngress(opts: EmbeddedIngressOptions): EmbeddedIng
       }
       log?.warn({ err: (err as Error).message, host: req.headers.host, target }, 'target failed');
       if (res.headersSent) res.destroy();
-      else if (beforeAnswer && NEVER_CONNECTED.has(errorCode(err))) res.writeHead(503, { ...JSON_HEADERS, 'retry-after': '1' }).end(UNAVAILABLE_BODY);
+      else if (beforeAnswer && (replayable || NEVER_CONNECTED.has(errorCode(err)))) res.writeHead(503, { ...JSON_HEADERS, 'retry-after': '1' }).end(UNAVAILABLE_BODY);
       else res.writeHead(502, JSON_HEADERS).end(BAD_GATEWAY_BODY);
     });
   }
