@@ -15,7 +15,7 @@ import { logsSnapshot } from './logsSnapshot.js';
 import { pullImage } from './pullImage.js';
 import { remoteHead } from './remoteHead.js';
 import { SecretKeeper } from './SecretKeeper.js';
-import { pickSubnet } from './subnetPool.js';
+import { explainPoolExhaustion, pickSubnet } from './subnetPool.js';
 import { deliverSecretFiles, secretsMount } from './secretFiles.js';
 import { LABELS, type ContainerInfo, type ContainerSpec, type DockerDriver, type ImageInfo, type Labels } from './types.js';
 import { validateImageRef, validateImageRefOrId } from './validateImageRef.js';
@@ -38,16 +38,6 @@ export interface DockerodeDriverOptions {
 }
 
 export const DEFAULT_PIDS_LIMIT = 512;
-
-/** The engine's default address pools are spent: say how to get more networks, not only that there are none. */
-function explainPoolExhaustion(err: unknown): unknown {
-  if (!(err instanceof DockerError) || !/non-overlapping IPv4 address pool/i.test(err.message)) return err;
-  return new DockerError(
-    err.code,
-    `${err.message} (the engine's default address pools are spent, about 30 networks: set APP_SUBNET_POOL, e.g. 10.213.0.0/16, for a /24 per app network, or widen dockerd's default-address-pools)`,
-    { cause: err },
-  );
-}
 
 function ignoreStatus(...codes: number[]) {
   return (err: unknown) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatCidr, overlaps, parseCidr, pickSubnet, validatePool } from './subnetPool.js';
+import { DockerError } from './DockerError.js';
+import { explainPoolExhaustion, formatCidr, overlaps, parseCidr, pickSubnet, validatePool } from './subnetPool.js';
 
 describe('subnet pool', () => {
   it('parses and formats IPv4 CIDRs, normalizing to the network address', () => {
@@ -30,5 +31,20 @@ describe('subnet pool', () => {
     expect(validatePool('nope', 24)).toMatch(/not an IPv4 CIDR/);
     expect(validatePool('10.213.0.0/16', 8)).toMatch(/between \/16 and \/29/);
     expect(validatePool('10.213.0.0/16', 30)).toMatch(/between \/16 and \/29/);
+  });
+
+  it('says what to set when the engine has no address pool left, and leaves other errors as they are', () => {
+    // The engine's words when its default address pools are spent (moby libnetwork ipam).
+    const spent = new DockerError('engine', 'create network cynchro-app_x: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+    const explained = explainPoolExhaustion(spent) as DockerError;
+    expect(explained).toBeInstanceOf(DockerError);
+    expect(explained.code).toBe('engine');
+    expect(explained.message).toContain(spent.message);
+    expect(explained.message).toContain('set APP_SUBNET_POOL');
+    expect(explained.cause).toBe(spent);
+    const other = new DockerError('engine', 'create network x: permission denied');
+    expect(explainPoolExhaustion(other)).toBe(other);
+    const plain = new Error('non-overlapping IPv4 address pool');
+    expect(explainPoolExhaustion(plain)).toBe(plain);
   });
 });

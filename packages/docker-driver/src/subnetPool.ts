@@ -1,6 +1,8 @@
 // Subnets for app networks from an operator's range (APP_SUBNET_POOL). The engine's default address pools hand
 // each bridge network a /16 or a /20, about 30 networks in all on a default engine: one per app, that is where a
 // host stops taking apps. A /24 each from one /16 gives 256.
+import { DockerError } from './DockerError.js';
+
 export interface Cidr {
   /** The network address as an unsigned 32-bit integer. */
   base: number;
@@ -53,4 +55,14 @@ export function pickSubnet(pool: string, prefix: number, taken: readonly string[
     if (!used.some((u) => overlaps(u, candidate))) return formatCidr(candidate);
   }
   return undefined;
+}
+
+/** The engine's default address pools are spent: say how to get more networks, not only that there are none. */
+export function explainPoolExhaustion(err: unknown): unknown {
+  if (!(err instanceof DockerError) || !/non-overlapping IPv4 address pool/i.test(err.message)) return err;
+  return new DockerError(
+    err.code,
+    `${err.message} (the engine's default address pools are spent, about 30 networks: set APP_SUBNET_POOL, e.g. 10.213.0.0/16, for a /24 per app network, or widen dockerd's default-address-pools)`,
+    { cause: err },
+  );
 }

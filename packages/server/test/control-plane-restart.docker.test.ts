@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
+import { createDockerodeDriver } from '@cynchro/docker-driver';
 import { imageLabels } from '@cynchro/docker-driver/testing';
 import { processAlive } from '../src/modules/ingress/ingress-files.js';
+import { cleanUpLiveServer } from './engine-cleanup.js';
 import { startLiveServer, type LiveServer } from './spawn-server.js';
 import { until } from './wait.js';
 import { buildWsAppImage, openAppSocket, pollApp, WS_APP_PORT, type AppSocket, type Poller } from './ws-app.js';
@@ -69,12 +70,7 @@ beforeAll(async () => {
   orgId = reg.body.orgId;
 }, 180_000);
 
-afterAll(async () => {
-  await server?.stop(); // ends its ingress process too, whatever the test left
-  await docker.removeByLabels({ [LABELS.org]: orgId }, { volumes: true, images: true });
-  await docker.removeByLabels(testImages);
-  await docker.close();
-}, 60_000);
+afterAll(() => cleanUpLiveServer({ server, docker, orgId, testImages }), 60_000);
 
 describe('the ingress outlives the control plane', () => {
   it('serves every poll and keeps a WebSocket open across a SIGKILL and a SIGUSR2 restart; SIGTERM stops both', { timeout: 420_000 }, async () => {

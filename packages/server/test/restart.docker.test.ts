@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver, LABELS } from '@cynchro/docker-driver';
 import { buildBusybox, exec, imageLabels } from '@cynchro/docker-driver/testing';
 import { get } from './http-get.js';
+import { cleanUpLiveServer } from './engine-cleanup.js';
 import { startLiveServer, type LiveServer } from './spawn-server.js';
 import { FINAL, until } from './wait.js';
 
@@ -82,12 +83,7 @@ beforeAll(async () => {
   expect((await api('POST', '/secrets', { name: 'files', data: { TOKEN: 'file-survives-restarts' } })).status).toBe(200);
 }, 120_000);
 
-afterAll(async () => {
-  await server?.stop();
-  await docker.removeByLabels({ [LABELS.org]: orgId }, { volumes: true, images: true });
-  await docker.removeByLabels(testImages);
-  await docker.close();
-}, 60_000);
+afterAll(() => cleanUpLiveServer({ server, docker, orgId, testImages }), 60_000);
 
 describe('control plane killed mid-deployment', () => {
   it('comes back with nothing stuck and nothing orphaned, the old version still served', { timeout: 120_000 }, async () => {
