@@ -13,7 +13,8 @@ import { createIngressChannel } from './modules/ingress/ingress-channel.js';
 import { channelRequest } from './modules/ingress/ingress-client.js';
 import { defaultIngressHost, ensureIngressDir, ingressFiles, readIngressPid, trustedProxiesFor } from './modules/ingress/ingress-files.js';
 import { ensureIngressToken } from './modules/ingress/ingress-token.js';
-import { createRouteStore } from './modules/ingress/route-store.js';
+import { IngressError, type IngressRoute } from './modules/ingress/ingress.js';
+import { createRouteStore, type RouteStore } from './modules/ingress/route-store.js';
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -21,6 +22,22 @@ function portFrom(value: string | undefined): number {
   const port = Number(value || 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`INGRESS_PORT: not a port: ${value}`);
   return port;
+}
+
+/**
+ * A table that cannot be read (edited by hand, a disk fault) must not keep every app down until someone notices: it
+ * is kept aside for a look and the ingress starts empty; the control plane sends every route again when it connects.
+ */
+function loadOrSetAside(store: RouteStore, file: string, log: pino.Logger): IngressRoute[] {
+  try {
+    return store.load();
+  } catch (err) {
+    if (!(err instanceof IngressError)) throw err;
+    const aside = `${file}.unreadable-${Date.now()}`;
+    fs.renameSync(file, aside);
+    log.error({ err: err.message, keptAt: aside }, 'the saved route table is unreadable; starting without it until the control plane sends the routes');
+    return [];
+  }
 }
 
 async function main(): Promise<void> {
@@ -39,7 +56,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const store = createRouteStore(files.routes);
-  const routes = store.load();
+  const routes = loadOrSetAside(store, files.routes, log);
   const kind = env.INGRESS === 'caddy' ? 'caddy' : 'embedded';
   const host = env.INGRESS_HOST || defaultIngressHost(kind);
   const ingress = createEmbeddedIngress({

@@ -310,6 +310,28 @@ describe('the ingress process and its control channel', () => {
   });
 });
 
+describe('an unreadable saved table', () => {
+  it('is kept aside and the ingress starts without it, taking routes again from the control plane', async () => {
+    const dataDir = tempDataDir();
+    const port = await freePort();
+    const files = ingressFiles(dataDir);
+    fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(files.routes, '{"routes": [', { mode: 0o600 });
+
+    const c = await clientFor(dataDir, port);
+    expect(c.spawned).toBe(true);
+    expect(c.routes()).toEqual([]);
+    const aside = fs.readdirSync(files.dir).filter((f) => f.startsWith('routes.json.unreadable-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(`${files.dir}/${aside[0]}`, 'utf8')).toBe('{"routes": [');
+
+    const d = domain('after-unreadable');
+    await c.setRoute({ domain: d, appId: 'app', targets: [a.target] });
+    expect((await get(port, d)).body).toBe('A');
+    expect((JSON.parse(fs.readFileSync(files.routes, 'utf8')) as { routes: unknown[] }).routes).toHaveLength(1);
+  });
+});
+
 describe('an ingress started with another configuration', () => {
   it('is restarted on the configured port by the next client, with its routes', async () => {
     const dataDir = tempDataDir();
