@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests (and the server) need on a Debian machine: Docker engine, busybox-static
-# (test images are built FROM scratch with it, no registry is reachable), git, Caddy. Idempotent.
+# (test images are built FROM scratch with it, no registry is reachable), git, Caddy, and what the Swarm tests'
+# cluster needs (docker-registry, iproute2, iptables). Idempotent.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,12 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+# The Swarm tests' cluster (packages/docker-driver/test/helpers/swarmCluster.ts): a registry, namespaces and veths,
+# the FORWARD rule for its bridge, and unshare/nsenter (util-linux) to enter the namespaces.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need+=(util-linux)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure-system: installing ${need[*]}"

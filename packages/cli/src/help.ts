@@ -41,6 +41,8 @@ Commands:
                                                  unseal reads the key from CYNCHRO_MASTER_KEY, else stdin / a prompt,
                                                  and a rotation's current key from CYNCHRO_PREVIOUS_MASTER_KEY
   admin audit [--limit N] [--before CURSOR]      the operators' own log (vault actions)
+  admin nodes                                    the machines apps run on (the engine, or each Swarm node): role,
+                                                 state, availability, CPUs, memory and how many apps run there
 
 <app> is an app's name or id, <org> an org's name or id, <user> a member's email or user id. Members and
 invitations act in the session's org unless --org says otherwise.

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { createClient, CynchroError, type DeployInput } from '@cynchro/sdk';
 import { readCredentialsFile, writeCredentialsFile } from '@cynchro/sdk/node';
 import { deploymentsCommand, rollbackCommand } from './releases-command.js';
+import { adminNodesCommand } from './admin-nodes-command.js';
 import { auditCommand, auditQueryFrom, formatAuditPage } from './audit-command.js';
 import { CliContext, type Io } from './cli-context.js';
 import { composeDeployInput } from './compose-option.js';
@@ -223,6 +224,7 @@ class Cli extends CliContext {
 
   async admin(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
+    if (sub === 'nodes') return adminNodesCommand(this, rest);
     const { values, positionals } = parse(rest, { previous: { type: 'string' }, 'token-file': { type: 'string' }, limit: { type: 'string', short: 'n' }, before: { type: 'string' } });
     const json = !!values.json;
     const c = this.client(values.url);
@@ -262,7 +264,7 @@ class Cli extends CliContext {
       const query = auditQueryFrom(values);
       const page = await c.admin.audit(query);
       this.print(json, page, () => formatAuditPage(page, `cynchro admin audit${query.limit ? ` --limit ${query.limit}` : ''}`));
-    } else throw new UsageError('usage: cynchro admin claim|status|unseal [--previous KEY]|seal|audit');
+    } else throw new UsageError('usage: cynchro admin claim|status|unseal [--previous KEY]|seal|audit|nodes');
     return 0;
   }
 }

@@ -233,6 +233,16 @@ export function createDockerodeDriver(opts: DockerodeDriverOptions = {}): Docker
       await call('ping', (abortSignal) => (docker.ping as (o: object) => Promise<unknown>).call(docker, { abortSignal }));
     },
 
+    async engineInfo() {
+      const info = (await call('info', (abortSignal) => (docker.info as (o: object) => Promise<unknown>).call(docker, { abortSignal }))) as {
+        ID?: string;
+        Name?: string;
+        NCPU?: number;
+        MemTotal?: number;
+      };
+      return { id: info.ID ?? '', name: info.Name ?? '', cpus: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
+    },
+
     pullImage: (ref, o = {}) => pullImage(docker, ref, o, callTimeoutMs),
 
     async imageExists(ref) {

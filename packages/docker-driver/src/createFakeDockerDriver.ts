@@ -50,6 +50,8 @@ interface FakeContainer {
 export const FAKE_DEFAULT_USAGE = { cpuPercent: 0, memoryBytes: 4 * 1024 * 1024 } as const;
 /** The fake host's memory: the memoryLimitBytes of a container without a memory limit. */
 export const FAKE_HOST_MEMORY_BYTES = 8 * 1024 * 1024 * 1024;
+/** The fake engine's machine as engineInfo reports it (the id is each fake engine's own). */
+export const FAKE_ENGINE_HOST = { name: 'fake-engine', cpus: 4, memoryBytes: FAKE_HOST_MEMORY_BYTES } as const;
 
 interface FakeImage extends ImageInfo {
   refs: Set<string>;
@@ -134,7 +136,7 @@ function newId(): string {
 
 /** The driver methods that talk to the engine, so they fail while the fake engine is down. */
 const ENGINE_METHODS = [
-  'ping', 'pullImage', 'imageExists', 'inspectImage', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
+  'ping', 'engineInfo', 'pullImage', 'imageExists', 'inspectImage', 'buildFromGit', 'buildFromDirectory', 'listImages', 'removeImage', 'pruneImages',
   'ensureNetwork', 'runContainer', 'inspectContainer', 'containerSpec', 'stopContainer', 'startContainer',
   'holdSecretFiles', 'removeContainer', 'recreateContainer', 'waitHealthy', 'logs', 'listContainers', 'containerStats', 'listNetworks',
   'listVolumes', 'removeByLabels',
@@ -168,6 +170,8 @@ export function createFakeDockerDriver(): FakeDockerDriver {
   let downRunning: string[] = [];
   const crashingImages = new Map<string, number>();
   const repoDockerfiles = new Map<string, string>();
+  // Shaped like the engine's (twelve groups of four), so nothing mistakes it for a container or image id.
+  const engineId = Array.from({ length: 12 }, () => randomBytes(3).toString('base64').replace(/[^A-Z0-9]/gi, 'X').toUpperCase().slice(0, 4)).join(':');
 
   const notify = () => {
     for (const w of [...waiters]) w();
@@ -475,6 +479,11 @@ export function createFakeDockerDriver(): FakeDockerDriver {
 
     async ping() {
       track('ping', []);
+    },
+
+    async engineInfo() {
+      track('engineInfo', []);
+      return { id: engineId, ...FAKE_ENGINE_HOST };
     },
 
     async pullImage(ref, o = {}) {

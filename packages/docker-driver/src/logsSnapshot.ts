@@ -15,15 +15,17 @@ export async function logsSnapshot(
   tail: number,
   abortSignal: AbortSignal,
   maxBytes = MAX_LOGS_SNAPSHOT_BYTES,
+  /** A Swarm task's logs come from the manager whichever node runs it. */
+  kind: 'containers' | 'tasks' = 'containers',
 ): Promise<LogLine[]> {
   const stream = await new Promise<IncomingMessage>((resolve, reject) => {
     docker.modem.dial(
       {
-        path: `/containers/${encodeURIComponent(id)}/logs?`,
+        path: `/${kind}/${encodeURIComponent(id)}/logs?`,
         method: 'GET',
         isStream: true,
         abortSignal,
-        statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+        statusCodes: { 200: true, 404: kind === 'tasks' ? 'no such task' : 'no such container', 500: 'server error', 503: 'node is not part of a swarm' },
         options: { stdout: true, stderr: true, timestamps: true, tail, follow: false },
       } as Parameters<Dockerode['modem']['dial']>[0],
       (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as IncomingMessage)),

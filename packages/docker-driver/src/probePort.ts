@@ -9,9 +9,9 @@ export const TCP_HOLD_MS = 150;
  * container, closing ours within a few ms when nothing listens inside. So "accepted" is not enough: the
  * connection must survive a short hold (or the server must speak first).
  */
-export function tcpProbe(port: number, timeoutMs: number, nudge = false): Promise<string | null> {
+export function tcpProbe(port: number, timeoutMs: number, nudge = false, host = '127.0.0.1'): Promise<string | null> {
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port });
+    const sock = connect({ host, port });
     let done = false;
     const finish = (problem: string | null) => {
       if (done) return;
@@ -36,7 +36,7 @@ export function tcpProbe(port: number, timeoutMs: number, nudge = false): Promis
 }
 
 /** GET path; 2xx and 3xx (redirects not followed) count as healthy. */
-export function httpProbe(port: number, path: string, timeoutMs: number): Promise<string | null> {
+export function httpProbe(port: number, path: string, timeoutMs: number, host = '127.0.0.1'): Promise<string | null> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (problem: string | null) => {
@@ -46,7 +46,7 @@ export function httpProbe(port: number, path: string, timeoutMs: number): Promis
       resolve(problem);
     };
     const req = request(
-      { host: '127.0.0.1', port, path: path.startsWith('/') ? path : `/${path}`, method: 'GET', agent: false, timeout: timeoutMs },
+      { host, port, path: path.startsWith('/') ? path : `/${path}`, method: 'GET', agent: false, timeout: timeoutMs },
       (res) => {
         res.resume();
         const s = res.statusCode ?? 0;

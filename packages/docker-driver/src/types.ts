@@ -238,8 +238,22 @@ export interface FollowLogsOptions {
   followRestarts?: boolean;
 }
 
+/** The engine and the machine it runs on (`GET /info`). */
+export interface EngineInfo {
+  /** The engine's own ID (stable across its restarts; not the Swarm node ID). */
+  id: string;
+  /** The host name of the machine the engine runs on. */
+  name: string;
+  /** CPUs the engine may use. */
+  cpus: number;
+  /** The machine's total memory. */
+  memoryBytes: number;
+}
+
 export interface DockerDriver {
   ping(): Promise<void>;
+  /** Who the engine is and what machine it runs on (GET /admin/nodes describes it as a node). */
+  engineInfo(): Promise<EngineInfo>;
   pullImage(
     ref: string,
     opts?: { auth?: RegistryAuth; onLine?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number },

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createDockerodeDriver } from '../src/index.js';
 import { describeDriverContract } from './driverContract.js';
@@ -44,6 +44,9 @@ describeDriverContract('dockerode driver on the real engine', async () => {
     unpullable: '127.0.0.1:1/cynchro/nothing:latest',
     buildDir,
     imageTimeResolutionMs: 1000,
+    // The engine runs on this machine (the tests reach its containers on 127.0.0.1): the same CPUs (both honour
+    // the CPU affinity), the same MemTotal from /proc/meminfo, the same host name.
+    engine: { name: hostname(), cpus: availableParallelism(), memoryBytes: totalmem() },
     cleanup: async () => {
       await driver.removeByLabels(labels);
       await driver.close();

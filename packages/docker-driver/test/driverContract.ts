@@ -33,6 +33,8 @@ export interface ContractHarness {
   buildDir: string;
   /** Resolution of image creation times (the engine's are whole seconds). */
   imageTimeResolutionMs: number;
+  /** The machine the engine runs on, as engineInfo must describe it. */
+  engine: { name: string; cpus: number; memoryBytes: number };
   cleanup(): Promise<void>;
 }
 
@@ -71,6 +73,13 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
 
     it('answers ping', async () => {
       await expect(d.ping()).resolves.toBeUndefined();
+    });
+
+    it('describes the engine and the machine it runs on, the same way every time', async () => {
+      const info = await d.engineInfo();
+      expect(info).toEqual({ id: expect.any(String), ...h.engine });
+      expect(info.id.length).toBeGreaterThan(0);
+      expect((await d.engineInfo()).id).toBe(info.id);
     });
 
     it('reports a pull that cannot reach a registry as pull_failed, quickly', async () => {

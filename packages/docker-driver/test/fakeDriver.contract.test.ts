@@ -1,4 +1,4 @@
-import { createFakeDockerDriver } from '../src/index.js';
+import { createFakeDockerDriver, FAKE_ENGINE_HOST } from '../src/index.js';
 import { describeDriverContract } from './driverContract.js';
 import { runLabels } from './helpers/engine.js';
 
@@ -26,6 +26,7 @@ describeDriverContract('in-memory fake', async () => {
     unpullable,
     buildDir: '/nonexistent/fake-context',
     imageTimeResolutionMs: 1,
+    engine: FAKE_ENGINE_HOST,
     cleanup: async () => {
       await driver.removeByLabels(labels);
       await driver.close();

@@ -35,6 +35,7 @@ import type {
   OrgRole,
   RouterInputs,
   RouterOutputs,
+  RuntimeNode,
   SealStatus,
   Secret,
   SecretData,
@@ -355,6 +356,8 @@ export class CynchroClient {
     seal: (): Promise<SealStatus> => call(() => this.trpc.admin.seal.mutate()),
     /** The operators' own log (vault actions), newest first; pass `nextCursor` as `before` for the next page. */
     audit: (query: AuditQuery = {}): Promise<OperatorAuditPage> => call(() => this.trpc.admin.audit.query(auditQuery(query))),
+    /** The machines apps run on (managers first), each with how many apps have a running replica there. */
+    nodes: async (): Promise<RuntimeNode[]> => (await call(() => this.trpc.admin.nodes.query())).nodes,
   };
 }
 

@@ -43,6 +43,7 @@ export type {
   ReplicaStats,
   RouterInputs,
   RouterOutputs,
+  RuntimeNode,
   SealStatus,
   Secret,
   SecretData,

@@ -142,7 +142,7 @@ export function streamAppLogs(ctx: StreamContext, appId: string, opts: AppLogStr
   const last = new Map<string, string>();
   let readyAt: string | undefined;
   // Lines reach us within milliseconds of their timestamp, one follower per container: resuming a few seconds before
-  // the newest line seen covers whatever another service had in flight, and the per-service check drops repeats.
+  // the newest line seen covers whatever another replica had in flight, and the per-replica check drops repeats.
   const resumeFrom = (): string | undefined => {
     const newest = [...last.values()].sort().at(-1) ?? (readyAt ? timestampKey(readyAt) : undefined);
     return newest ? String(Math.floor(Date.parse(newest.replace(/\.\d+Z$/, 'Z')) / 1000) - RESUME_MARGIN_S) : undefined;
@@ -154,12 +154,14 @@ export function streamAppLogs(ctx: StreamContext, appId: string, opts: AppLogStr
     (first) => (first ? { tail: opts.tail ? opts.tail : undefined } : { since: resumeFrom() }),
     (msg) => {
       if (msg.type === 'log') {
-        const { service, stream, timestamp, text } = msg as unknown as LogLine;
+        const { service, replica, stream, timestamp, text } = msg as unknown as LogLine;
         const key = timestampKey(timestamp);
-        const prev = last.get(service);
+        // Per replica: lines of different replicas (tasks on different nodes) are not in one time order.
+        const who = `${service}#${replica}`;
+        const prev = last.get(who);
         if (prev !== undefined && key <= prev) return undefined; // replayed after a reconnect
-        last.set(service, key);
-        return { service, stream, timestamp, text };
+        last.set(who, key);
+        return { service, replica, stream, timestamp, text };
       }
       if (msg.type === 'ready' && readyAt === undefined && typeof msg.at === 'string') readyAt = msg.at;
       if (typeof msg.type === 'string') opts.onEvent?.(msg as unknown as LogStreamEvent);

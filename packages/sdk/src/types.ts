@@ -29,6 +29,8 @@ export type SecretData = RouterInputs['secrets']['put']['data'];
 export type SealStatus = RouterOutputs['admin']['sealStatus'];
 export type ClaimResult = RouterOutputs['admin']['claim'];
 export type UnsealResult = RouterOutputs['admin']['unseal'];
+/** A machine apps run on (GET /admin/nodes): the one engine, or a node of the Swarm cluster. */
+export type RuntimeNode = RouterOutputs['admin']['nodes']['nodes'][number];
 
 /** What login, register, refresh and switch-org answer: the user, a new session's tokens, the org it acts in. */
 export type AuthResult = RouterOutputs['auth']['login'];

@@ -45,6 +45,18 @@ const EnvSchema = z.object({
   CADDY_TLS: z.enum(['acme', 'internal']).default('acme'),
   TLS_ASK_PORT: port.default(2020),
   GIT_ALLOW_HOSTS: csv,
+  // `docker`: one engine, containers; `swarm`: Docker Swarm services across a cluster (the engine is a manager).
+  RUNTIME: z.enum(['docker', 'swarm']).default('docker'),
+  // With RUNTIME=swarm: `host:port` of the registry built images are pushed to and every node pulls from.
+  REGISTRY: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'must be host:port')
+    .optional(),
+  REGISTRY_USERNAME: z.string().optional(),
+  REGISTRY_PASSWORD: z.string().optional(),
+  // How often the Swarm runtime reads task states (beyond CONTRACT.md).
+  SWARM_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   // Beyond CONTRACT.md: an IPv4 range each app network takes a /APP_SUBNET_PREFIX of (unset: the engine's default
   // address pools choose, about 30 networks on a default engine).
   APP_SUBNET_POOL: z.string().trim().optional(),
@@ -78,6 +90,10 @@ export interface Config {
   ingress: 'embedded' | 'caddy';
   ingressPort: number;
   ingressHost: string;
+  runtime: 'docker' | 'swarm';
+  /** RUNTIME=swarm: where built images go (`host:port`), with its credentials when it wants them. */
+  registry: { host: string; username?: string; password?: string } | undefined;
+  swarmPollMs: number;
   /** `separate`: the ingress is its own process (ingress-main.ts) the control plane talks to; `inprocess`: embedded. */
   ingressProcess: 'separate' | 'inprocess';
   caddyAdminUrl: string;
@@ -120,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const poolProblem = e.APP_SUBNET_POOL === undefined ? undefined : validatePool(e.APP_SUBNET_POOL, e.APP_SUBNET_PREFIX);
   if (poolProblem) throw new ConfigError(`Invalid configuration:\n  APP_SUBNET_POOL: ${poolProblem}`);
+  if (e.RUNTIME === 'swarm' && !e.REGISTRY) throw new ConfigError('Invalid configuration:\n  REGISTRY: required with RUNTIME=swarm (host:port of the registry every node pulls built images from)');
+  if (!!e.REGISTRY_USERNAME !== !!e.REGISTRY_PASSWORD) throw new ConfigError('Invalid configuration:\n  REGISTRY_USERNAME, REGISTRY_PASSWORD: give both or neither');
   return {
     port: e.PORT,
     host: e.HOST,
@@ -138,6 +156,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     caddyTls: e.CADDY_TLS,
     tlsAskPort: e.TLS_ASK_PORT,
     gitAllowHosts: e.GIT_ALLOW_HOSTS,
+    runtime: e.RUNTIME,
+    registry: e.REGISTRY ? { host: e.REGISTRY, ...(e.REGISTRY_USERNAME ? { username: e.REGISTRY_USERNAME, password: e.REGISTRY_PASSWORD! } : {}) } : undefined,
+    swarmPollMs: e.SWARM_POLL_MS,
     appSubnets: e.APP_SUBNET_POOL === undefined ? undefined : { pool: e.APP_SUBNET_POOL, prefix: e.APP_SUBNET_PREFIX },
     quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
     logLevel: e.LOG_LEVEL,

@@ -1,7 +1,7 @@
 // The composition root: builds the one Deps object and every service (in dependency order), the worker, the
 // reconciler and the HTTP server. main.ts and the test harness both call it, so tests run the very wiring
 // production runs (with a fake engine if they ask).
-import { createDockerodeDriver, type DockerDriver } from '@cynchro/docker-driver';
+import { createDockerodeDriver, createSwarmDriver, type DockerDriver, type SwarmDriver } from '@cynchro/docker-driver';
 import { createVault } from '@cynchro/vault';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -19,7 +19,9 @@ import { caddyFrontFromConfig } from './modules/ingress/caddy-front.js';
 import { createIngress, type Ingress } from './modules/ingress/index.js';
 import { createTlsAskServer } from './modules/ingress/tls-ask-server.js';
 import { Metrics } from './modules/metrics/metrics.js';
+import type { AppRuntime } from './modules/runtime/app-runtime.js';
 import { DockerRuntime, type DockerRuntimeOptions } from './modules/runtime/docker-runtime.js';
+import { SwarmRuntime } from './modules/runtime/swarm-runtime.js';
 import { VaultKeyringStorage } from './modules/vault/vault.repo.js';
 import { createServices, type Services, type ServicesOptions } from './services.js';
 
@@ -27,6 +29,8 @@ export interface RuntimeOptions extends ServicesOptions {
   clock?: Clock;
   log?: Logger;
   docker?: DockerDriver;
+  /** RUNTIME=swarm: the manager's Swarm API (default: through DOCKER_HOST, as the driver). */
+  swarm?: SwarmDriver;
   ingress?: Ingress;
   runtime?: Partial<Omit<DockerRuntimeOptions, 'docker' | 'events' | 'log'>>;
   /** Install the DOCKER-USER rule against the metadata range (default: when it drives the local engine itself). */
@@ -59,7 +63,10 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const docker = opts.docker ?? createDockerodeDriver({ gitAllowHosts: config.gitAllowHosts, ...(config.appSubnets ? { subnetPool: config.appSubnets.pool, subnetPrefix: config.appSubnets.prefix } : {}) });
   const ingress = opts.ingress ?? createIngress(config, log);
   const events = new AppEvents();
-  const runtime = new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
+  const runtime: AppRuntime =
+    config.runtime === 'swarm'
+      ? new SwarmRuntime({ docker, swarm: opts.swarm ?? createSwarmDriver(), events, log: log.child({ module: 'runtime' }), registry: config.registry!, pollMs: config.swarmPollMs, ...(opts.runtime?.probeTimeoutMs ? { probeTimeoutMs: opts.runtime.probeTimeoutMs } : {}) })
+      : new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
   const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events, git: { remoteHead: (o) => docker.remoteHead(o) } };
   const services = createServices(deps, opts);
   // This server's own registry (never prom-client's global one): it counts from the events from here on.

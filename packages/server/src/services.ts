@@ -13,6 +13,7 @@ import { TokensService } from './modules/tokens/tokens.service.js';
 import { DeployService } from './modules/deploy/deploy.service.js';
 import { DeploymentsService } from './modules/deployments/deployments.service.js';
 import { Maintenance } from './modules/maintenance/maintenance.js';
+import { NodesService } from './modules/admin/nodes.service.js';
 import { Reconciler, type ReconcilerOptions } from './modules/reconcile/reconciler.js';
 import { AppRouting, type ServingState } from './modules/routing/app-routing.js';
 import { SecretsService } from './modules/secrets/secrets.service.js';
@@ -52,6 +53,8 @@ export interface Services {
   apps: AppsService;
   /** GET /apps/{id}/stats: the runtime's readings, cached per app. */
   stats: StatsService;
+  /** GET /admin/nodes: the runtime's machines. */
+  nodes: NodesService;
   webhooks: WebhooksService;
   /** Background re-encryption onto the active data-key term (after rotations and unseals). */
   reencrypt: ReencryptJob;
@@ -114,6 +117,7 @@ export function createServices(deps: Deps, opts: ServicesOptions = {}): Services
     deploy,
     apps,
     stats: new StatsService({ deps, apps, deployments, runtime: deps.runtime }),
+    nodes: new NodesService({ runtime: deps.runtime }),
     webhooks: new WebhooksService(deps, vault, deploy, audit),
     reencrypt,
     maintenance: new Maintenance(deps, reencrypt, { orgs, tokens }),

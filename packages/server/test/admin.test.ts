@@ -28,6 +28,7 @@ describe('the admin gate', () => {
     ['GET', '/admin/seal-status', undefined],
     ['POST', '/admin/unseal', { key: 'a'.repeat(64) }],
     ['POST', '/admin/seal', undefined],
+    ['GET', '/admin/nodes', undefined],
   ] as const;
 
   it('answers 401 without a token and with a bad one', async () => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFakeDockerDriver, type DockerDriver } from '@cynchro/docker-driver';
+import { createFakeDockerDriver, type DockerDriver, type SwarmDriver } from '@cynchro/docker-driver';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/config.js';
@@ -52,6 +52,8 @@ export interface HarnessOptions {
   dataDir?: string;
   log?: Logger;
   docker?: DockerDriver;
+  /** RUNTIME=swarm: the manager's Swarm API. */
+  swarm?: SwarmDriver;
   ingress?: Ingress;
   worker?: ServicesOptions['worker'];
   reconciler?: ServicesOptions['reconciler'];
@@ -72,6 +74,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     log: opts.log ?? pino({ level: 'silent' }),
     docker: opts.docker ?? createFakeDockerDriver(),
     ...(opts.ingress ? { ingress: opts.ingress } : {}),
+    ...(opts.swarm ? { swarm: opts.swarm } : {}),
     worker: { pollMs: 100, ...opts.worker },
     ...(opts.reconciler ? { reconciler: opts.reconciler } : {}),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),

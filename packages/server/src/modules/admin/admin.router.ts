@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { procedure, router } from '../../trpc/trpc.js';
 import { AuditListInput, AuditPage } from '../audit/audit.schema.js';
-import { ClaimInput, ClaimResult, DataKeyStatus, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
+import { ClaimInput, ClaimResult, DataKeyStatus, NodesList, ReencryptResult, SealStatus, UnsealInput, UnsealResult } from './admin.schema.js';
 
 const tags = ['Admin'];
 
@@ -84,4 +84,14 @@ export const adminRouter = router({
     .input(AuditListInput)
     .output(AuditPage)
     .query(({ ctx, input }) => ctx.services.audit.list('admin', undefined, input.limit, input.before)),
+
+  nodes: procedure
+    .meta({
+      openapi: { method: 'GET', path: '/admin/nodes', tags, summary: 'The machines apps run on (one engine, or each node of the Swarm cluster), with how many apps run on each (operators only)' },
+      errors: ['missing_bearer_token', 'invalid_or_expired_token', 'forbidden', 'unavailable'],
+      permission: 'operator',
+    })
+    .input(z.void())
+    .output(NodesList)
+    .query(({ ctx }) => ctx.services.nodes.list()),
 });

@@ -57,3 +57,21 @@ export const ClaimInput = z.object({
 });
 
 export const ClaimResult = z.object({ operator: z.literal(true) }).meta({ id: 'ClaimResult' });
+
+// GET /admin/nodes (CONTRACT.md "Scale and the runtime"): the machines the runtime runs apps on.
+export const RuntimeNode = z
+  .object({
+    id: z.string().meta({ description: "The Swarm node ID; on a single engine, the engine's ID" }),
+    hostname: z.string(),
+    role: z.enum(['manager', 'worker']).meta({ description: 'A single engine is a manager' }),
+    state: z.string().meta({ description: 'As Swarm reports it: `ready`, `down`, `disconnected`, `unknown`; a single engine answering is `ready`' }),
+    availability: z.string().meta({ description: 'As Swarm reports it: `active`, `pause`, `drain`; a single engine is `active`' }),
+    cpus: z.number().min(0).meta({ description: 'CPUs of the machine' }),
+    memoryMb: z.number().int().min(0).meta({ description: 'Memory of the machine, in MiB' }),
+    apps: z.number().int().min(0).meta({ description: 'How many apps have a running replica on this node' }),
+  })
+  .meta({ id: 'RuntimeNode' });
+
+export const NodesList = z.object({ nodes: z.array(RuntimeNode).meta({ description: 'Managers first, then by hostname' }) }).meta({ id: 'NodesList' });
+
+export type NodesListDto = z.infer<typeof NodesList>;

@@ -96,7 +96,14 @@ export const LogsInput = z.object({
 });
 
 export const LogLine = z
-  .object({ service: z.string(), stream: z.enum(['stdout', 'stderr']), timestamp: z.string(), text: z.string() })
+  .object({
+    service: z.string(),
+    /** Which replica of the service wrote it (1-based): on Swarm, each runs as a task on some node. */
+    replica: z.number().int().meta({ description: 'Which replica of the service wrote the line (1-based).' }),
+    stream: z.enum(['stdout', 'stderr']),
+    timestamp: z.string(),
+    text: z.string(),
+  })
   .meta({ id: 'LogLine' });
 export const Logs = z.object({ lines: z.array(LogLine) }).meta({ id: 'Logs' });
 

@@ -144,7 +144,7 @@ export class AppsService {
     const app = await this.require(auth, appId);
     const lines: LogLineDto[] = [];
     for (const r of await this.currentReplicas(app)) {
-      for (const l of await this.s.runtime.logs(r.id, { tail })) lines.push({ service: r.service, stream: l.stream, timestamp: l.timestamp, text: l.text });
+      for (const l of await this.s.runtime.logs(r.id, { tail })) lines.push({ service: r.service, replica: r.index + 1, stream: l.stream, timestamp: l.timestamp, text: l.text });
     }
     lines.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
     const kept: LogLineDto[] = [];

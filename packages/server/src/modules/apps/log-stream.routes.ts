@@ -178,10 +178,11 @@ export function logStreamRoutes(deps: StreamDeps, services: Services, opts: LogS
         const ac = new AbortController();
         followers.set(c.id, ac);
         const service = c.service;
+        const replica = c.index + 1;
         void (async () => {
           try {
             for await (const l of deps.runtime.followLogs(c.id, { signal: ac.signal, ...opts })) {
-              sender.send({ type: 'log', service, stream: l.stream, timestamp: l.timestamp, text: l.text });
+              sender.send({ type: 'log', service, replica, stream: l.stream, timestamp: l.timestamp, text: l.text });
             }
           } catch (e) {
             if (!ac.signal.aborted) deps.log.debug({ err: e }, 'log follow ended');

@@ -71,6 +71,9 @@ export interface ReplicaStats {
   startedAt: string;
 }
 
+/** A machine of the runtime (GET /admin/nodes): one engine is one node; a Swarm cluster has one per member. */
+export interface RuntimeNode { id: string; hostname: string; role: 'manager' | 'worker'; state: string; availability: string; cpus: number; memoryMb: number; apps: number }
+
 /** What the runtime observed, normalised for the reconciler. */
 export type RuntimeEvent =
   /** A replica answers after a (re)start: route it. */
@@ -157,5 +160,7 @@ export interface AppRuntime {
   /** Removes built images beyond the newest `keep` of the app, never those in `protect` or in use. */
   pruneImages(appId: string, keep: number, protect: string[]): Promise<string[]>;
   logs(replicaId: string, opts: { tail: number }): Promise<LogLine[]>;
+  /** The runtime's machines, each with how many apps have a running replica on it. */
+  nodes(): Promise<RuntimeNode[]>;
   followLogs(replicaId: string, opts: { signal: AbortSignal; tail?: number; since?: number }): AsyncIterable<LogLine>;
 }

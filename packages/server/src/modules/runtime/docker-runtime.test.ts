@@ -1,6 +1,6 @@
 // What the runtime reports when replicas go down, from the engine's events (fake engine: the same event sequences
 // as dockerd, per the driver's contract suite).
-import { createFakeDockerDriver, LABELS } from '@cynchro/docker-driver';
+import { createFakeDockerDriver, FAKE_ENGINE_HOST, LABELS } from '@cynchro/docker-driver';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppEvents } from '../../lib/app-events.js';
@@ -109,5 +109,28 @@ describe('DockerRuntime prepare', () => {
     await runtime.startRelease(release('dep_1'), opts);
     expect((await docker.listContainers({ [LABELS.app]: 'app_p' }))[0]?.running).toBe(true);
     expect(await docker.listNetworks({ [LABELS.app]: 'app_p' })).toHaveLength(1);
+  });
+});
+
+describe('DockerRuntime nodes', () => {
+  const release = (appId: string, replicas = 1) => ({ appId, orgId: 'org_1', deploymentId: `dep_${appId}`, services: [{ name: 'web', image: 'acme/web:1', env: {}, secretFiles: {}, port: 80, cpu: 0.25, memoryMb: 64, volumes: [], replicas, dependsOn: [] }] });
+  const opts = { signal: new AbortController().signal, log: async () => {}, startMs: 5000, healthMs: 5000 };
+
+  it('is one node, the engine itself, counting the apps with a running replica (each once)', async () => {
+    const docker = createFakeDockerDriver();
+    docker.addImage('acme/web:1');
+    const runtime = new DockerRuntime({ docker, events: new AppEvents(), log: pino({ level: 'silent' }) });
+    const engine = await docker.engineInfo();
+    const node = { id: engine.id, hostname: FAKE_ENGINE_HOST.name, role: 'manager', state: 'ready', availability: 'active', cpus: FAKE_ENGINE_HOST.cpus, memoryMb: 8192 };
+    expect(await runtime.nodes()).toEqual([{ ...node, apps: 0 }]);
+    await runtime.startRelease(release('app_a', 2), opts);
+    await runtime.startRelease(release('app_b'), opts);
+    // Not the platform's (another value of the managed label, as the driver's tests use): not counted.
+    await docker.runContainer({ name: 'other', image: 'acme/web:1', labels: { [LABELS.managed]: 'driver-test', [LABELS.app]: 'app_x' } });
+    expect(await runtime.nodes()).toEqual([{ ...node, apps: 2 }]);
+    await runtime.stopApp('app_a');
+    expect(await runtime.nodes()).toEqual([{ ...node, apps: 1 }]);
+    docker.engineDown();
+    await expect(runtime.nodes()).rejects.toMatchObject({ code: 'engine' });
   });
 });

@@ -5,7 +5,7 @@ import { DockerError, isImageId, LABELS, validateImageRef, type ContainerInfo, t
 import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import { step } from '../../lib/step-timeout.js';
-import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, ReplicaStats, RuntimeEvent, StartOptions } from './app-runtime.js';
+import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, ReplicaStats, RuntimeEvent, RuntimeNode, StartOptions } from './app-runtime.js';
 import { builtImageTag, containerName, EXTRA_LABELS, networkName, releaseLabels, volumeName } from './names.js';
 
 export interface DockerRuntimeOptions {
@@ -277,6 +277,24 @@ export class DockerRuntime implements AppRuntime {
 
   followLogs(replicaId: string, opts: { signal: AbortSignal; tail?: number; since?: number }) {
     return this.docker.followLogs(replicaId, { ...opts, followRestarts: true });
+  }
+
+  /** One engine is one node: a manager of itself, always schedulable while it answers. */
+  async nodes(): Promise<RuntimeNode[]> {
+    const [engine, running] = await Promise.all([this.docker.engineInfo(), this.docker.listContainers({ [LABELS.managed]: 'true' })]);
+    const apps = new Set(running.filter((c) => c.running && c.labels[LABELS.app]).map((c) => c.labels[LABELS.app]));
+    return [
+      {
+        id: engine.id,
+        hostname: engine.name,
+        role: 'manager',
+        state: 'ready',
+        availability: 'active',
+        cpus: engine.cpus,
+        memoryMb: Math.round(engine.memoryBytes / (1024 * 1024)),
+        apps: apps.size,
+      },
+    ];
   }
 
   // ---- internals
