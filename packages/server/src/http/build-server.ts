@@ -16,6 +16,7 @@ import { webhookRoutes, webhooksOpenApi } from '../modules/webhooks/webhooks.rou
 import { appRouter, type AppRouter } from '../trpc/app-router.js';
 import { bearerFrom, type Context } from '../trpc/context.js';
 import { ProcedureLimiter, type RateLimitRule } from '../trpc/rate-limit.js';
+import { dashboardRoutes } from './dashboard-routes.js';
 import { clientErrorHandler, fastifyErrorToAppError, frameworkErrorToAppError, requestTargetProblem, restRouteMatcher } from './http-errors.js';
 import { buildOpenApiDocument, type ExtraPaths } from './openapi-document.js';
 import { redactingLogger } from './redact.js';
@@ -61,6 +62,8 @@ export interface BuildServerOptions {
   logStreams?: LogStreamOptions;
   /** The server's metrics: every request is timed, and GET /metrics serves them (with METRICS_TOKEN). */
   metrics?: Metrics;
+  /** The built dashboard served at /ui/ (default: packages/dashboard/dist). */
+  dashboardDir?: string;
 }
 
 export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
@@ -181,6 +184,7 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     if (docsApp) await (await docsApp.catch(() => undefined))?.close();
   });
 
+  await app.register(dashboardRoutes(opts.dashboardDir ? { dir: opts.dashboardDir } : {}));
   await app.register(logStreamRoutes(deps, services, opts.logStreams));
   await app.register(webhookRoutes(services));
   if (opts.metrics) await app.register(metricsRoutes(opts.metrics, { token: deps.config.metricsToken, sendError }));

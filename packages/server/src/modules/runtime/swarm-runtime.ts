@@ -278,7 +278,15 @@ export class SwarmRuntime implements AppRuntime {
     await this.removeServices(await this.services({ [LABELS.app]: appId }));
     await this.removeSecrets({ [LABELS.app]: appId });
     // The overlay goes once its tasks have left it (the engine refuses before).
-    for (const n of await this.swarm.listOverlays({ [LABELS.app]: appId })) await this.swarm.removeOverlay(n.id, 60_000);
+    // The manager may list a removed overlay for a moment (its local copy goes after the cluster's): until it is gone
+    // the app still has something on the runtime.
+    for (let until = Date.now() + 60_000; ; ) {
+      const left = await this.swarm.listOverlays({ [LABELS.app]: appId });
+      if (!left.length) break;
+      if (Date.now() > until) throw new DockerError('engine', `the network of ${appId} is still there after its removal`);
+      for (const n of left) await this.swarm.removeOverlay(n.id, 60_000);
+      await sleep(200);
+    }
     // The manager's own copies of built images, and volumes on the manager (other nodes' volumes stay: see README).
     await this.o.docker.removeByLabels({ [LABELS.app]: appId }, { volumes: true, images: true });
   }
