@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `pnpm build [package…]`: compiles every package plain `node` runs (vault, docker-driver, server) and the two that users
-// install (sdk, cli) into packages/<p>/dist, in dependency order. `--if-stale` skips a package whose inputs (sources,
-// package.json, tsconfigs) are unchanged since its last build and whose dependencies were not rebuilt: `pnpm start`
-// calls it that way before every start. Development and tests never need dist (they resolve `cynchro-source`).
+// `pnpm build [package…]`: compiles every package plain `node` runs (vault, docker-driver, server), the two that users
+// install (sdk, cli) and the dashboard the server serves at /ui/ into packages/<p>/dist, in dependency order.
+// `--if-stale` skips a package whose inputs (sources, package.json, tsconfigs) are unchanged since its last build and
+// whose dependencies were not rebuilt: `pnpm start` calls it that way before every start. Development and tests never
+// need dist (they resolve `cynchro-source`), except those that run compiled code or load the built dashboard.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -20,6 +21,8 @@ export const PACKAGES = [
   { name: 'server', deps: ['vault', 'docker-driver'], steps: [['tsc', 'tsconfig.build.json']] },
   { name: 'sdk', deps: ['server'], steps: [['tsc', 'tsconfig.build.json'], ['tsc', 'tsconfig.node.json'], ['node', 'scripts/bundle-dts.mjs']] },
   { name: 'cli', deps: ['sdk'], steps: [['tsc', 'tsconfig.build.json']] },
+  // Vite bundles the SDK's sources (not its dist); `sdk` is a dep so that an SDK change rebuilds the dashboard.
+  { name: 'dashboard', deps: ['sdk'], steps: [['node', 'scripts/build.mjs']] },
 ];
 
 function* inputFiles(dir) {

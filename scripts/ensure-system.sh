@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests (and the server) need on a Debian machine: Docker engine, busybox-static
 # (test images are built FROM scratch with it, no registry is reachable), git, Caddy, and what the Swarm tests'
-# cluster needs (docker-registry, iproute2, iptables). Idempotent.
+# cluster needs (docker-registry, iproute2, iptables), chromium for the dashboard's browser test. Idempotent.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need+=(util-linux)
+# The dashboard's end-to-end test drives Debian's browser (packages/dashboard/test): no browser download here.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure-system: installing ${need[*]}"

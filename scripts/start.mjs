@@ -30,7 +30,7 @@ let intent = null;
 
 async function buildIfStale() {
   // Type errors do not keep the server from starting (tsc still emits; `pnpm typecheck`/`pnpm build` report them).
-  const built = await build({ ifStale: true, only: ['server'], tolerateTypeErrors: true, log: (m) => log(m) });
+  const built = await build({ ifStale: true, only: ['server', 'dashboard'], tolerateTypeErrors: true, log: (m) => log(m) });
   if (built.length) log('build done', { built });
 }
 
