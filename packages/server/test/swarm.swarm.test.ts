@@ -22,6 +22,8 @@ let git: GitHttpServer;
 let alice: TestUser;
 let webImage: string;
 let deadImage: string;
+let proxyImage: string;
+let masterKey: string;
 let base: string;
 const TOKEN = `ghp_${randomBytes(18).toString('hex')}`;
 const testImages = imageLabels();
@@ -32,6 +34,10 @@ const { call, register, operator, unseal } = client(() => h);
 const WEB = `RUN ["/bin/mkdir","-p","/www"]
 STOPSIGNAL SIGKILL
 CMD ["sh","-c","echo \\"version=$VERSION\\" > /www/index.html; echo ok > /www/healthz; echo \\"started $VERSION on $(hostname)\\"; httpd -p 8080 -h /www; while true; do echo \\"tick $VERSION\\"; sleep 1; done"]`;
+// Serves what its sibling `api` answers (fetched by name over the app's overlay, once api is healthy).
+const PROXY = `RUN ["/bin/mkdir","-p","/www"]
+STOPSIGNAL SIGKILL
+CMD ["sh","-c","until wget -q -O /www/index.html http://api:8080/; do sleep 1; done; exec httpd -f -p 8080 -h /www"]`;
 const DEAD = `CMD ["sh","-c","echo never listening; sleep 600"]`;
 
 const settle = (appId: string, deploymentId: string) => settleVia(call, appId, deploymentId, alice.accessToken, { timeoutMs: 180_000, everyMs: 200 });
@@ -112,16 +118,18 @@ beforeAll(async () => {
   git = await startGitHttpServer({ token: TOKEN });
   docker = createDockerodeDriver({ docker: manager, gitAllowHosts: [git.host] });
   swarm = createSwarmDriver({ docker: manager });
-  const [web, dead] = await Promise.all([buildBusybox(docker, testImages, WEB), buildBusybox(docker, testImages, DEAD)]);
+  const [web, dead, proxy] = await Promise.all([buildBusybox(docker, testImages, WEB), buildBusybox(docker, testImages, DEAD), buildBusybox(docker, testImages, PROXY)]);
   base = await buildBusybox(docker, testImages);
   webImage = await pushToRegistry(web, 'test/web', suffix);
   deadImage = await pushToRegistry(dead, 'test/dead', suffix);
+  proxyImage = await pushToRegistry(proxy, 'test/proxy', suffix);
   h = await startHarness(
     { ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test', RUNTIME: 'swarm', REGISTRY: cluster.registry, SWARM_POLL_MS: '300', GIT_ALLOW_HOSTS: git.host },
     { docker, swarm, worker: { timeouts: { healthMs: 20_000, startMs: 20_000 } } },
   );
   alice = await register();
-  await unseal(await operator(), newMasterKey());
+  masterKey = newMasterKey();
+  await unseal(await operator(), masterKey);
 }, 240_000);
 
 afterAll(async () => {
@@ -214,6 +222,54 @@ describe('RUNTIME=swarm on a three-node cluster', () => {
     }
     expect(new Set(lines.map((l) => l.replica)).size).toBeGreaterThanOrEqual(2);
   }, 60_000);
+
+  it('while the vault is sealed, running tasks keep running and serving', async () => {
+    const admin = await operator();
+    const before = (await placement(appId)).map((w) => w.task).sort();
+    expect((await call('POST', '/admin/seal', { token: admin.accessToken })).status).toBe(200);
+    try {
+      const p = poll(domain);
+      await new Promise((r) => setTimeout(r, 3000));
+      const seen = await p.stop();
+      expect(seen.failed).toBe(0);
+      expect(seen.ok).toBeGreaterThan(20);
+      expect((await placement(appId)).map((w) => w.task).sort()).toEqual(before);
+    } finally {
+      expect((await unseal(admin, masterKey)).status).toBe(200);
+    }
+  }, 60_000);
+
+  it("sibling services reach each other by name on the app's overlay, on any node", async () => {
+    const d = await deploy({
+      name: `pair-${suffix}`,
+      services: [
+        { name: 'api', image: webImage, port: 8080, env: { VERSION: 'from-api' }, replicas: 2 },
+        { name: 'web', image: proxyImage, port: 8080, dependsOn: ['api'] },
+      ],
+    });
+    const { deployment } = await settle(d.appId, d.deploymentId);
+    expect(deployment, JSON.stringify(deployment)).toMatchObject({ status: 'succeeded' });
+    // The first routed service (api) holds the app's domain; web is web-<app>.
+    const webDomain = `web-${d.domain}`;
+    expect(await viaIngress(webDomain)).toEqual({ status: 200, body: 'version=from-api\n' });
+    console.log(`pair on: ${(await placement(d.appId)).map((w) => w.node).join(', ')}`);
+    await call('DELETE', `/apps/${d.appId}`, { token: alice.accessToken });
+  }, 180_000);
+
+  it('a service with volumes is pinned to the node that holds them, release after release', async () => {
+    const body = (version: string) => ({ name: `vol-${suffix}`, services: [{ name: 'app', image: webImage, port: 8080, replicas: 2, env: { VERSION: version }, volumes: [{ name: 'data', path: '/data' }] }] });
+    const d1 = await deploy(body('vol'));
+    expect((await settle(d1.appId, d1.deploymentId)).deployment.status).toBe('succeeded');
+    const first = new Set((await placement(d1.appId)).map((w) => w.node));
+    expect(first.size).toBe(1);
+    const [svc] = await swarm.listServices({ [LABELS.app]: d1.appId });
+    expect(JSON.stringify(svc!.spec)).toMatch(/"Constraints":\["node\.id==[a-z0-9]+"\]/);
+    const d2 = await deploy(body('vol2'));
+    expect((await settle(d2.appId, d2.deploymentId)).deployment.status).toBe('succeeded');
+    expect(new Set((await placement(d1.appId)).map((w) => w.node))).toEqual(first);
+    expect(await viaIngress(d1.domain)).toEqual({ status: 200, body: 'version=vol2\n' });
+    await call('DELETE', `/apps/${d1.appId}`, { token: alice.accessToken });
+  }, 180_000);
 
   it("killing a worker's engine: the app recovers on the remaining nodes", async () => {
     const where = await placement(appId);
