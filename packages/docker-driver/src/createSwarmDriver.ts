@@ -187,7 +187,7 @@ export function createSwarmDriver(opts: SwarmDriverOptions = {}): SwarmDriver {
         .sort((a, b) => Number(b.role === 'manager') - Number(a.role === 'manager') || a.hostname.localeCompare(b.hostname));
     },
 
-    async ensureOverlay(name, labels) {
+    async ensureOverlay(name, labels, o = {}) {
       const found = await dial<{ Id: string; Name: string }[]>('list networks', { path: '/networks?', method: 'GET', options: { filters: JSON.stringify({ name: [name] }) }, statusCodes: ok });
       const same = found.find((n) => n.Name === name);
       if (same) return same.Name;
@@ -195,7 +195,7 @@ export function createSwarmDriver(opts: SwarmDriverOptions = {}): SwarmDriver {
         await dial('create overlay network', {
           path: '/networks/create',
           method: 'POST',
-          options: { Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: labels },
+          options: { Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: labels, ...(o.mtu ? { Options: { 'com.docker.network.driver.mtu': String(o.mtu) } } : {}) },
           statusCodes: ok,
         });
       } catch (err) {

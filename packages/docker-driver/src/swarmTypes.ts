@@ -76,7 +76,8 @@ export interface SwarmDriver {
   /** The engine is a Swarm manager; the swarm's id. Throws `not_found` when it is not. */
   swarmId(): Promise<string>;
   listNodes(): Promise<SwarmNode[]>;
-  ensureOverlay(name: string, labels: Labels): Promise<string>;
+  /** `mtu`: for paths between nodes below 1500 bytes (VPNs): VXLAN needs 50 bytes of each packet. */
+  ensureOverlay(name: string, labels: Labels, opts?: { mtu?: number }): Promise<string>;
   listOverlays(labels: Labels): Promise<{ id: string; name: string; labels: Labels }[]>;
   /** Idempotent; an overlay still attached to tasks being shut down is retried until `timeoutMs`. */
   removeOverlay(id: string, timeoutMs?: number): Promise<void>;

@@ -57,6 +57,8 @@ const EnvSchema = z.object({
   REGISTRY_PASSWORD: z.string().optional(),
   // How often the Swarm runtime reads task states (beyond CONTRACT.md).
   SWARM_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  // The MTU of app overlays when the path between nodes carries less than 1500 bytes (VXLAN takes 50 of them).
+  SWARM_OVERLAY_MTU: z.coerce.number().int().min(576).max(9000).optional(),
   // Beyond CONTRACT.md: an IPv4 range each app network takes a /APP_SUBNET_PREFIX of (unset: the engine's default
   // address pools choose, about 30 networks on a default engine).
   APP_SUBNET_POOL: z.string().trim().optional(),
@@ -94,6 +96,7 @@ export interface Config {
   /** RUNTIME=swarm: where built images go (`host:port`), with its credentials when it wants them. */
   registry: { host: string; username?: string; password?: string } | undefined;
   swarmPollMs: number;
+  swarmOverlayMtu: number | undefined;
   /** `separate`: the ingress is its own process (ingress-main.ts) the control plane talks to; `inprocess`: embedded. */
   ingressProcess: 'separate' | 'inprocess';
   caddyAdminUrl: string;
@@ -159,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runtime: e.RUNTIME,
     registry: e.REGISTRY ? { host: e.REGISTRY, ...(e.REGISTRY_USERNAME ? { username: e.REGISTRY_USERNAME, password: e.REGISTRY_PASSWORD! } : {}) } : undefined,
     swarmPollMs: e.SWARM_POLL_MS,
+    swarmOverlayMtu: e.SWARM_OVERLAY_MTU,
     appSubnets: e.APP_SUBNET_POOL === undefined ? undefined : { pool: e.APP_SUBNET_POOL, prefix: e.APP_SUBNET_PREFIX },
     quota: { maxApps: e.QUOTA_MAX_APPS, maxCpu: e.QUOTA_MAX_CPU, maxMemoryMb: e.QUOTA_MAX_MEMORY_MB },
     logLevel: e.LOG_LEVEL,

@@ -65,7 +65,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions = {}): 
   const events = new AppEvents();
   const runtime: AppRuntime =
     config.runtime === 'swarm'
-      ? new SwarmRuntime({ docker, swarm: opts.swarm ?? createSwarmDriver(), events, log: log.child({ module: 'runtime' }), registry: config.registry!, pollMs: config.swarmPollMs, ...(opts.runtime?.probeTimeoutMs ? { probeTimeoutMs: opts.runtime.probeTimeoutMs } : {}) })
+      ? new SwarmRuntime({ docker, swarm: opts.swarm ?? createSwarmDriver(), events, log: log.child({ module: 'runtime' }), registry: config.registry!, pollMs: config.swarmPollMs, ...(config.swarmOverlayMtu ? { overlayMtu: config.swarmOverlayMtu } : {}), ...(opts.runtime?.probeTimeoutMs ? { probeTimeoutMs: opts.runtime.probeTimeoutMs } : {}) })
       : new DockerRuntime({ docker, events, log: log.child({ module: 'runtime' }), ...opts.runtime });
   const deps: Deps = { db, config, clock, log, tokens: AccessTokenSigner.fromDataDir(config.dataDir), passwords: new PasswordHasher(), vault, runtime, ingress, events, git: { remoteHead: (o) => docker.remoteHead(o) } };
   const services = createServices(deps, opts);

@@ -124,7 +124,7 @@ beforeAll(async () => {
   deadImage = await pushToRegistry(dead, 'test/dead', suffix);
   proxyImage = await pushToRegistry(proxy, 'test/proxy', suffix);
   h = await startHarness(
-    { ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test', RUNTIME: 'swarm', REGISTRY: cluster.registry, SWARM_POLL_MS: '300', GIT_ALLOW_HOSTS: git.host },
+    { ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test', RUNTIME: 'swarm', REGISTRY: cluster.registry, SWARM_POLL_MS: '300', SWARM_OVERLAY_MTU: '1450', GIT_ALLOW_HOSTS: git.host },
     { docker, swarm, worker: { timeouts: { healthMs: 20_000, startMs: 20_000 } } },
   );
   alice = await register();
@@ -170,6 +170,10 @@ describe('RUNTIME=swarm on a three-node cluster', () => {
     const [svc] = await swarm.listServices({ [LABELS.app]: appId });
     expect(JSON.stringify(svc!.spec)).toMatch(new RegExp(`${cluster.registry.replace(/\./g, '\\.')}/test/web@sha256:[0-9a-f]{64}`));
     for (let i = 0; i < 6; i++) expect(await viaIngress(domain)).toEqual({ status: 200, body: 'version=v1\n' });
+    // The app's own attachable overlay, with the MTU SWARM_OVERLAY_MTU asked for.
+    const net = (await manager.getNetwork(`cynchro-${appId}`).inspect()) as { Driver: string; Attachable: boolean; Options?: Record<string, string>; Labels?: Record<string, string> };
+    expect(net).toMatchObject({ Driver: 'overlay', Attachable: true, Options: { 'com.docker.network.driver.mtu': '1450' } });
+    expect(net.Labels?.[LABELS.app]).toBe(appId);
     const app = (await call('GET', `/apps/${appId}`, { token: alice.accessToken })).body.app;
     expect(app.status).toBe('running');
   }, 240_000);

@@ -23,6 +23,8 @@ export interface SwarmRuntimeOptions {
   /** How often task states are read. */
   pollMs?: number;
   probeTimeoutMs?: number;
+  /** The MTU of app overlays (SWARM_OVERLAY_MTU), when the network between nodes carries less than 1500 bytes. */
+  overlayMtu?: number;
   /** Seconds a task gets between SIGTERM and SIGKILL. */
   stopGraceSeconds?: number;
 }
@@ -361,7 +363,7 @@ export class SwarmRuntime implements AppRuntime {
   }
 
   private ensureOverlay(ref: Pick<ReleaseRef, 'appId' | 'orgId'>): Promise<string> {
-    return this.swarm.ensureOverlay(networkName(ref.appId), releaseLabels(ref, false));
+    return this.swarm.ensureOverlay(networkName(ref.appId), releaseLabels(ref, false), this.o.overlayMtu ? { mtu: this.o.overlayMtu } : {});
   }
 
   private overlayFor(release: Release): Promise<string> {
