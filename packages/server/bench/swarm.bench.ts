@@ -50,7 +50,8 @@ async function untilAnswers(host: string, port: number): Promise<void> {
   }
 }
 
-const cluster = await startSwarmCluster({ nodes: 3, heartbeatSeconds: 2, log: () => {} });
+// Swarm's default heartbeat (5 s): a dead node is noticed after about three of them, as in production.
+const cluster = await startSwarmCluster({ nodes: 3, log: () => {} });
 const manager = cluster.docker(0);
 const docker = createDockerodeDriver({ docker: manager });
 const swarm = createSwarmDriver({ docker: manager });
@@ -155,12 +156,10 @@ const poller = (async () => {
 })();
 const t0 = performance.now();
 await cluster.stopNode(victim);
-let firstMissing: number | undefined;
 for (;;) {
   const now = (await swarm.listTasks(services.map((s) => s.id))).filter((t) => t.state === 'running' && t.desiredState === 'running' && t.nodeId !== victimNode.id);
-  const r = (await (await fetch(`${onSwarm.api}/apps/${app.appId}`, { headers: onSwarm.auth })).json()) as { status: string };
-  if (firstMissing === undefined && now.length < 3) firstMissing = performance.now() - t0;
-  if (now.length >= 3 && r.status === 'running') break;
+  const r = (await (await fetch(`${onSwarm.api}/apps/${app.appId}`, { headers: onSwarm.auth })).json()) as { app: { status: string } };
+  if (now.length >= 3 && r.app.status === 'running') break;
   await new Promise((r) => setTimeout(r, 100));
 }
 const back = performance.now() - t0;
