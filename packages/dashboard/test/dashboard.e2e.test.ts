@@ -1,7 +1,8 @@
 // The dashboard end to end: Debian's chromium (playwright-core, no browser download) against a live server and the
 // real Docker engine. One person's first session: sign up, claim operator rights and unseal, create a secret, deploy
 // an image app and watch it finish, reach it through the ingress, watch its live logs, deploy again, roll back,
-// restart, invite a member who sees the app, create an API token, read the audit log, stop and delete the app.
+// restart, cancel a deployment that never gets healthy, deploy a private repo with its token and a secret mounted as
+// files, invite a member who sees the app, create an API token, read the audit log, stop and delete the app.
 // axe-core checks each page and each page leaves a screenshot in test/screenshots/. The steps run in order, each on
 // the last one's state.
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerodeDriver, type DockerDriver } from '@cynchro/docker-driver';
-import { buildBusybox, imageLabels } from '@cynchro/docker-driver/testing';
+import { buildBusybox, imageLabels, startGitHttpServer, type GitHttpServer } from '@cynchro/docker-driver/testing';
 import { readOperatorToken, startLiveServer, type LiveServer } from '@cynchro/server/testing';
 import { createClient, type CynchroClient } from '@cynchro/sdk';
 
@@ -28,14 +29,21 @@ const WEB_DOCKERFILE = [
   `CMD ["/bin/sh","-c","trap 'exit 0' TERM; echo app-started; (i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done) & httpd -f -p 8080 -h /www & wait"]`,
 ].join('\n');
 
+/** Never listens, so its deployment stays `deploying` until the health timeout (90 s): one to cancel. SIGKILL
+ * because a shell as PID 1 ignores SIGTERM. */
+const DEAD_DOCKERFILE = 'STOPSIGNAL SIGKILL\nCMD ["/bin/sh","-c","echo never listening; sleep 600"]';
+
 const hex = () => randomBytes(4).toString('hex');
 const me = { email: `ui-${hex()}@example.com`, password: 'dashboard password' };
 const appName = `web-${hex()}`;
+const repoToken = `ghp_${randomBytes(18).toString('hex')}`;
 
 let server: LiveServer;
 let driver: DockerDriver;
 const labels = imageLabels();
 let image: string;
+let deadImage: string;
+let git: GitHttpServer;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -44,9 +52,12 @@ let api: CynchroClient;
 beforeAll(async () => {
   fs.mkdirSync(shots, { recursive: true });
   driver = createDockerodeDriver();
-  [server, image, browser] = await Promise.all([
-    startLiveServer({ ADMIN_EMAILS: me.email }, { startTimeoutMs: 60_000 }),
+  // A private repo's smart-HTTP server on loopback: plain http is allowed for its host only.
+  git = await startGitHttpServer({ token: repoToken });
+  [server, image, deadImage, browser] = await Promise.all([
+    startLiveServer({ ADMIN_EMAILS: me.email, GIT_ALLOW_HOSTS: git.host }, { startTimeoutMs: 60_000 }),
     buildBusybox(driver, labels, WEB_DOCKERFILE),
+    buildBusybox(driver, labels, DEAD_DOCKERFILE),
     chromium.launch({
       executablePath: CHROMIUM,
       // No browser download and no calls home: the machine cannot reach those hosts.
@@ -66,6 +77,7 @@ afterAll(async () => {
   await server?.stop();
   await driver?.removeByLabels(labels, { images: true }).catch(() => {});
   await driver?.close();
+  await git?.close();
 }, 60_000);
 
 /** axe-core in the page (evaluated through the DevTools protocol, so the page's CSP stays in force): no serious or critical violations. */
@@ -80,9 +92,9 @@ async function checkA11y(name: string): Promise<void> {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
 
-function viaIngress(domain: string): Promise<{ status: number; body: string }> {
+function viaIngress(domain: string, urlPath = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: Number(server.env.INGRESS_PORT), path: '/', headers: { host: domain } }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port: Number(server.env.INGRESS_PORT), path: urlPath, headers: { host: domain } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -266,6 +278,72 @@ describe('dashboard in headless Chromium (live server, real engine)', () => {
     expect(await page.locator('table.deployments tbody tr').first().innerText()).toContain('restart');
     await expect.poll(started, { timeout: 20_000 }).toBeGreaterThan(before);
   }, 90_000);
+
+  it('cancels a deployment that never becomes healthy: it ends canceled and the running release keeps serving', async () => {
+    await page.getByLabel('Image', { exact: true }).fill(deadImage);
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await expect.poll(async () => (await deploymentStatuses())[0], { timeout: 30_000 }).toBe('deploying');
+    await page.getByRole('region', { name: /^Deployment .* in progress$/ }).getByRole('log', { name: 'Deployment log' }).waitFor();
+    await page.getByRole('button', { name: /^Cancel deployment / }).click();
+    await expect.poll(deploymentStatuses, { timeout: 30_000 }).toEqual(['canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(await page.locator('table.deployments tbody tr').first().innerText()).toContain('canceled by request');
+    expect(await page.getByRole('button', { name: /^Cancel deployment / }).count()).toBe(0);
+    expect(await viaIngress(domain)).toEqual({ status: 200, body: 'hello from cynchro\n' });
+  }, 60_000);
+
+  it('deploys a private repo with its token and a secret mounted as files; the token is never shown back', async () => {
+    git.createRepo(
+      'site',
+      {
+        Dockerfile: [
+          `FROM ${image}`,
+          'COPY www /www',
+          'STOPSIGNAL SIGKILL',
+          // Serves the mounted secret file, so the test sees that secretFiles reached the container (the engine
+          // delivers the files just after the start: wait for them).
+          'CMD ["/bin/sh","-c","until [ -f /run/secrets/DB_PASSWORD ]; do sleep 0.1; done; cp /run/secrets/DB_PASSWORD /www/secret.txt; exec httpd -f -p 8080 -h /www"]',
+        ].join('\n'),
+        'www/index.html': 'built from the repo\n',
+      },
+      { branch: 'main', private: true },
+    );
+    const repoApp = `site-${hex()}`;
+    await nav('Apps');
+    await page.getByRole('link', { name: 'Deploy an app' }).click();
+    await page.getByLabel('App name').fill(repoApp);
+    await page.getByLabel('Build from a Git repository').check();
+    expect(await page.getByLabel('Image', { exact: true }).count()).toBe(0);
+    await page.getByLabel('Repository URL').fill(`${git.baseUrl}/site.git`);
+    await page.getByLabel('Branch', { exact: true }).fill('main');
+    const token = page.getByLabel('Access token', { exact: true });
+    await token.fill(repoToken);
+    expect(await token.getAttribute('type')).toBe('password');
+    await page.getByLabel('Port', { exact: true }).fill('8080');
+    await page.getByLabel(/^Files of db/).check();
+    await checkA11y('new-app-repo');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+
+    await page.getByRole('heading', { name: repoApp }).waitFor();
+    await expect.poll(deploymentStatuses, { timeout: 90_000 }).toEqual(['succeeded']);
+    const facts = await page.locator('dl.facts').innerText();
+    expect(facts).toContain(`${git.baseUrl}/site.git (main), with a stored token`);
+    expect(facts).toContain('db (secret files)');
+    const repoDomain = new URL(await page.locator('dl.facts a').innerText()).hostname;
+    expect(await viaIngress(repoDomain)).toEqual({ status: 200, body: 'built from the repo\n' });
+    expect((await viaIngress(repoDomain, '/secret.txt')).body).toBe('hunter2-value');
+    // The app page's Deploy form starts from the repo, with the token field empty and saying one is kept.
+    expect(await page.getByLabel('Build from a Git repository').isChecked()).toBe(true);
+    expect(await page.getByLabel('Repository URL').inputValue()).toBe(`${git.baseUrl}/site.git`);
+    expect(await page.getByLabel('Access token', { exact: true }).inputValue()).toBe('');
+    await page.getByText('A token is stored (never shown). Leave empty to keep it.').waitFor();
+    expect(await page.content()).not.toContain(repoToken);
+    const repoAppId = new URL(page.url()).pathname.split('/').pop()!;
+    // Back to the image app (the next steps start from its page), then the repo app goes.
+    await nav('Apps');
+    await page.getByRole('link', { name: appName, exact: true }).click();
+    await page.getByRole('heading', { name: appName }).waitFor();
+    await api.apps.delete(repoAppId);
+  }, 120_000);
 
   it('invites a member, who signs up with the code in a browser of their own, switches org and sees the app', async () => {
     const appPath = new URL(page.url()).pathname;

@@ -142,7 +142,7 @@ export function streamAppLogs(ctx: StreamContext, appId: string, opts: AppLogStr
   const last = new Map<string, string>();
   let readyAt: string | undefined;
   // Lines reach us within milliseconds of their timestamp, one follower per container: resuming a few seconds before
-  // the newest line seen covers whatever another replica had in flight, and the per-replica check drops repeats.
+  // the newest line seen covers whatever another replica had in flight, and the per-container check drops repeats.
   const resumeFrom = (): string | undefined => {
     const newest = [...last.values()].sort().at(-1) ?? (readyAt ? timestampKey(readyAt) : undefined);
     return newest ? String(Math.floor(Date.parse(newest.replace(/\.\d+Z$/, 'Z')) / 1000) - RESUME_MARGIN_S) : undefined;
@@ -156,8 +156,10 @@ export function streamAppLogs(ctx: StreamContext, appId: string, opts: AppLogStr
       if (msg.type === 'log') {
         const { service, replica, stream, timestamp, text } = msg as unknown as LogLine;
         const key = timestampKey(timestamp);
-        // Per replica: lines of different replicas (tasks on different nodes) are not in one time order.
-        const who = `${service}#${replica}`;
+        // Per container (or task): lines of different ones are not in one time order, and after a restart the new
+        // container of the same replica starts before the old one's last lines.
+        const replicaId = (msg as { replicaId?: unknown }).replicaId;
+        const who = typeof replicaId === 'string' ? replicaId : `${service}#${replica}`;
         const prev = last.get(who);
         if (prev !== undefined && key <= prev) return undefined; // replayed after a reconnect
         last.set(who, key);

@@ -56,10 +56,21 @@ function AppView({ detail, problem, reload }: { detail: AppDetail; problem: Prob
         </dd>
         <dt>Replicas</dt>
         <dd>{replicas}</dd>
-        <dt>Image</dt>
-        <dd>{service?.image ?? '—'}</dd>
+        {app.repo ? (
+          <>
+            <dt>Repository</dt>
+            <dd>
+              {app.repo.url} ({app.repo.branch}){app.repo.hasToken ? ', with a stored token' : ''}
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Image</dt>
+            <dd>{service?.image ?? '—'}</dd>
+          </>
+        )}
         <dt>Environment</dt>
-        <dd>{[...app.envKeys, ...app.envFrom.map((s) => `${s} (secret)`)].join(', ') || 'none'}</dd>
+        <dd>{[...app.envKeys, ...app.envFrom.map((s) => `${s} (secret)`), ...app.secretFiles.map((s) => `${s} (secret files)`)].join(', ') || 'none'}</dd>
       </dl>
       <Actions appId={app.id} name={app.name} reload={reload} />
       {active && <DeploymentProgress key={active.id} appId={app.id} deployment={active} reload={reload} />}
@@ -75,7 +86,15 @@ function AppView({ detail, problem, reload }: { detail: AppDetail; problem: Prob
       <Section title="Deploy a new version">
         <DeployForm
           fixedName={app.name}
-          defaults={{ image: service?.image ?? '', port: service?.port ?? null, replicas: service?.replicas ?? 1, envKeys: app.envKeys, envFrom: app.envFrom }}
+          defaults={{
+            image: service?.image ?? '',
+            port: service?.port ?? null,
+            replicas: service?.replicas ?? 1,
+            envKeys: app.envKeys,
+            envFrom: app.envFrom,
+            secretFiles: app.secretFiles,
+            repo: app.repo && { ...app.repo, ...(service?.build ? { dockerfile: service.build.dockerfile, context: service.build.context } : {}) },
+          }}
           onDeployed={() => void reload()}
         />
         <p className="hint">Variable values are never shown: enter the values of the variables you keep again.</p>

@@ -182,7 +182,7 @@ export function logStreamRoutes(deps: StreamDeps, services: Services, opts: LogS
         void (async () => {
           try {
             for await (const l of deps.runtime.followLogs(c.id, { signal: ac.signal, ...opts })) {
-              sender.send({ type: 'log', service, replica, stream: l.stream, timestamp: l.timestamp, text: l.text });
+              sender.send({ type: 'log', service, replica, replicaId: c.id, stream: l.stream, timestamp: l.timestamp, text: l.text });
             }
           } catch (e) {
             if (!ac.signal.aborted) deps.log.debug({ err: e }, 'log follow ended');
