@@ -2,7 +2,10 @@
 # Installs and starts what the tests (and the server) need on a Debian machine: Docker engine, busybox-static
 # (test images are built FROM scratch with it, no registry is reachable), git, Caddy, and what the Swarm tests'
 # cluster needs (docker-registry, iproute2, iptables), chromium for the dashboard's browser test. Idempotent.
+# `--tests` (scripts/test.sh): also what only the tests use; scripts/start.sh installs what the server runs on.
 set -euo pipefail
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -11,12 +14,14 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # The Swarm tests' cluster (packages/docker-driver/test/helpers/swarmCluster.ts): a registry, namespaces and veths,
 # the FORWARD rule for its bridge, and unshare/nsenter (util-linux) to enter the namespaces.
-command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v iptables >/dev/null 2>&1 || need+=(iptables)
-{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need+=(util-linux)
-# The dashboard's end-to-end test drives Debian's browser (packages/dashboard/test): no browser download here.
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ "$tests" = 1 ]; then
+  command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || need+=(iptables)
+  { command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need+=(util-linux)
+  # The dashboard's end-to-end test drives Debian's browser (packages/dashboard/test): no browser download here.
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure-system: installing ${need[*]}"

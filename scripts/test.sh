@@ -12,7 +12,7 @@
 # `pnpm test engine-restart`), and then without the main run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-system.sh
+bash scripts/ensure-system.sh --tests
 bash scripts/bootstrap.sh
 pnpm typecheck
 pnpm build
