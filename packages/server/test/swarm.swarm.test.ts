@@ -125,7 +125,7 @@ beforeAll(async () => {
   proxyImage = await pushToRegistry(proxy, 'test/proxy', suffix);
   h = await startHarness(
     { ...ADMIN_ENV, ROOT_DOMAIN: 'apps.test', RUNTIME: 'swarm', REGISTRY: cluster.registry, SWARM_POLL_MS: '300', SWARM_OVERLAY_MTU: '1450', GIT_ALLOW_HOSTS: git.host },
-    { docker, swarm, worker: { timeouts: { healthMs: 20_000, startMs: 20_000 } } },
+    { docker, swarm, worker: { timeouts: { healthMs: 10_000, startMs: 10_000 } } },
   );
   alice = await register();
   masterKey = newMasterKey();
@@ -220,7 +220,8 @@ describe('RUNTIME=swarm on a three-node cluster', () => {
       if (msg.type === 'log') lines.push(msg);
     });
     try {
-      await until('a tick from the worker task', () => lines.some((l) => l.replica === onWorker!.slot && l.text.startsWith('tick v2')), { timeoutMs: 20_000 });
+      // Lines of each task arrive on their own follower: wait for the worker's and for a second replica's.
+      await until('a tick from the worker task and lines of another replica', () => lines.some((l) => l.replica === onWorker!.slot && l.text.startsWith('tick v2')) && new Set(lines.map((l) => l.replica)).size >= 2, { timeoutMs: 20_000 });
     } finally {
       ws.close();
     }
