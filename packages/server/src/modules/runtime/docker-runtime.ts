@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import { step } from '../../lib/step-timeout.js';
 import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, ReplicaStats, RuntimeEvent, RuntimeNode, StartOptions } from './app-runtime.js';
+import { buildOptions } from './build-options.js';
 import { builtImageTag, containerName, EXTRA_LABELS, networkName, releaseLabels, volumeName } from './names.js';
 
 export interface DockerRuntimeOptions {
@@ -74,20 +75,7 @@ export class DockerRuntime implements AppRuntime {
 
   build(req: BuildRequest): Promise<{ image: string; commitSha: string }> {
     return this.docker
-      .buildFromGit({
-        repoUrl: req.repoUrl,
-        branch: req.branch,
-        ...(req.commit ? { commit: req.commit } : {}),
-        dockerfile: req.dockerfile,
-        context: req.context,
-        ...(req.token ? { token: req.token } : {}),
-        tag: builtImageTag(req.ref.appId, req.ref.deploymentId, req.service),
-        labels: { ...releaseLabels(req.ref), [LABELS.service]: req.service },
-        allowHosts: req.allowHosts,
-        onLine: req.onLine,
-        signal: req.signal,
-        timeoutMs: req.timeoutMs,
-      })
+      .buildFromGit(buildOptions(req))
       // Run by the id this build answered, never by its tag: nothing anyone tags later can stand in for it.
       .then((b) => ({ image: b.imageId, commitSha: b.commitSha }));
   }

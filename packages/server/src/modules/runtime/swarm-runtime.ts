@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AppEvents } from '../../lib/app-events.js';
 import type { AppRuntime, BuildRequest, Release, ReleaseRef, ReleaseService, Replica, ReplicaStats, RuntimeEvent, RuntimeNode, StartOptions } from './app-runtime.js';
+import { buildOptions } from './build-options.js';
 import { startOrder } from './docker-runtime.js';
 import { builtImageTag, EXTRA_LABELS, networkName, releaseLabels, volumeName } from './names.js';
 
@@ -102,20 +103,7 @@ export class SwarmRuntime implements AppRuntime {
 
   async build(req: BuildRequest): Promise<{ image: string; commitSha: string }> {
     const tag = builtImageTag(req.ref.appId, req.ref.deploymentId, req.service);
-    const built = await this.o.docker.buildFromGit({
-      repoUrl: req.repoUrl,
-      branch: req.branch,
-      ...(req.commit ? { commit: req.commit } : {}),
-      dockerfile: req.dockerfile,
-      context: req.context,
-      ...(req.token ? { token: req.token } : {}),
-      tag,
-      labels: { ...releaseLabels(req.ref), [LABELS.service]: req.service },
-      allowHosts: req.allowHosts,
-      onLine: req.onLine,
-      signal: req.signal,
-      timeoutMs: req.timeoutMs,
-    });
+    const built = await this.o.docker.buildFromGit(buildOptions(req));
     const repo = `${this.o.registry.host}/${repositoryOf(tag)}`;
     const pushTag = tag.slice(tag.lastIndexOf(':') + 1);
     req.onLine(`pushing to ${repo}:${pushTag}`);
@@ -381,9 +369,10 @@ export class SwarmRuntime implements AppRuntime {
     };
     // Immutable per deployment: a new release gets new secrets; they go with its services.
     const secrets: { id: string; name: string; file: string }[] = [];
+    const held = Object.keys(svc.secretFiles).length ? await this.swarm.listSecrets({ [LABELS.deployment]: release.deploymentId }) : [];
     for (const [key, content] of Object.entries(svc.secretFiles)) {
       const name = secretName(release, svc.name, key);
-      const existing = (await this.swarm.listSecrets({ [LABELS.deployment]: release.deploymentId })).find((s) => s.name === name);
+      const existing = held.find((s) => s.name === name);
       const id = existing?.id ?? (await this.swarm.createSecret(name, content, { ...labels }));
       secrets.push({ id, name, file: key });
     }
