@@ -1,5 +1,5 @@
 // pnpm exec tsx --conditions=cynchro-source packages/server/bench/profile-api.ts — where the time of an
-// authenticated GET /auth/me goes.
+// authenticated GET /auth/me goes (PROFILE_TARGET=bare: the bare Fastify route api.bench.ts compares against; PROFILE_TARGET=floor: its design floor).
 // Starts the same server as api.bench.ts in a child process, warms it up, records a V8 CPU profile (the format of
 // `node --cpu-prof`, over the inspector so that start-up is left out) while autocannon loads it from a third
 // process, and prints the top frames by self time, by total time and by package. `profile-api.ts summarize <file.cpuprofile>` summarizes an existing profile.
@@ -101,9 +101,29 @@ async function serve(): Promise<void> {
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
   const rt = await createRuntime(config, { log: pino({ level: 'warn' }), docker: createFakeDockerDriver(), server: { authRateLimit: { limit: 1e12, windowMs: 300_000 } } });
   await rt.app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(rt.app.server.address() as AddressInfo).port}`;
+  let url = `http://127.0.0.1:${(rt.app.server.address() as AddressInfo).port}`;
   const reg = await fetch(`${url}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@example.com', password: 'bench password' }) });
-  const { accessToken } = (await reg.json()) as { accessToken: string };
+  const { accessToken, user, orgId } = (await reg.json()) as { accessToken: string; user: unknown; orgId: string };
+  if (process.env.PROFILE_TARGET === 'bare') {
+    // The baseline api.bench.ts compares against, profiled the same way: where a bare Fastify route's time goes.
+    const { default: Fastify } = await import('fastify');
+    const bare = Fastify();
+    bare.get('/auth/me', async () => ({ user, orgId }));
+    await bare.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+  } else if (process.env.PROFILE_TARGET === 'floor') {
+    // The design's floor of api.bench.ts: the same REST path through tRPC and trpc-to-openapi and nothing else.
+    const [{ default: Fastify }, { initTRPC }, { fastifyTRPCOpenApiPlugin }, { z }, { Me }] = await Promise.all([
+      import('fastify'), import('@trpc/server'), import('trpc-to-openapi'), import('zod'), import('../src/modules/auth/auth.schema.js'),
+    ]);
+    const me = await (await fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } })).json();
+    const t = initTRPC.meta<import('trpc-to-openapi').OpenApiMeta>().create();
+    const router = t.router({ me: t.procedure.meta({ openapi: { method: 'GET', path: '/auth/me' } }).input(z.void()).output(Me).query(() => me) });
+    const floor = Fastify();
+    await floor.register(fastifyTRPCOpenApiPlugin as never, { basePath: '/', router, createContext: () => ({}) });
+    await floor.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(floor.server.address() as AddressInfo).port}`;
+  }
   // The profile covers the load only, not start-up and module loading: the same V8 profiler `--cpu-prof` drives,
   // started and stopped over the inspector when the parent says.
   const session = new Session();

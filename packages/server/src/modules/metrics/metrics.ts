@@ -9,6 +9,7 @@ import type { AppEvents, EventMap } from '../../lib/app-events.js';
 import { isFinal, NON_FINAL_STATUSES } from '../deployments/deployment-status.js';
 import { RECONCILE_ACTIONS } from '../reconcile/reconciler.js';
 import type { RuntimeEvent } from '../runtime/app-runtime.js';
+import { RequestDurations } from './request-durations.js';
 
 type PendingStatus = (typeof NON_FINAL_STATUSES)[number];
 
@@ -28,7 +29,7 @@ const CRASH_REASONS = ['exit', 'oom'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly httpDuration: RequestDurations;
   private readonly deployments: Counter<'status' | 'trigger'>;
   private readonly deploymentDuration: Histogram<'status' | 'trigger'>;
   private readonly builds: Counter<'outcome'>;
@@ -55,10 +56,9 @@ export class Metrics {
 
   constructor(private readonly deps: MetricsDeps) {
     const registers = [this.registry];
-    this.httpDuration = new Histogram({
+    this.httpDuration = new RequestDurations({
       name: 'cynchro_http_request_duration_seconds',
       help: 'API requests by method, route pattern (unmatched for unknown paths) and status code, until the response was sent',
-      labelNames: ['method', 'route', 'status_code'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
@@ -131,7 +131,7 @@ export class Metrics {
 
   /** One answered API request: `route` is its pattern (`/apps/:id`) or UNMATCHED_ROUTE, never the raw URL. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status_code: statusCode }, seconds);
+    this.httpDuration.observe(method, route, statusCode, seconds);
   }
 
   /** The text exposition (collecting the scrape-time gauges first). */
