@@ -19,7 +19,8 @@ type OperatorDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'log'>;
 function loadOrCreateToken(file: string, log: Deps['log']): string {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
-    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    // Hex, not base64url: one token in 64 began with '-', and `cynchro admin claim <token>` then read it as an option.
+    fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     log.info({ path: file }, 'operator token written: an ADMIN_EMAILS account claims operator rights with it (POST /admin/claim)');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
