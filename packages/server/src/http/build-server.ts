@@ -4,7 +4,8 @@
 // targets, a missing Host, slow clients.
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi';
+// The adapter alone: the package's root also loads its document generator, needed only for /openapi.json.
+import { fastifyTRPCOpenApiPlugin } from 'trpc-to-openapi/fastify';
 import { AppError, type ErrorBody } from '../errors/app-error.js';
 import { toAppError } from '../errors/to-app-error.js';
 import type { Deps } from '../deps.js';
@@ -18,7 +19,7 @@ import { bearerFrom, type Context } from '../trpc/context.js';
 import { ProcedureLimiter, type RateLimitRule } from '../trpc/rate-limit.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { clientErrorHandler, fastifyErrorToAppError, frameworkErrorToAppError, requestTargetProblem, restRouteMatcher } from './http-errors.js';
-import { buildOpenApiDocument, type ExtraPaths } from './openapi-document.js';
+import type { buildOpenApiDocument, ExtraPaths } from './openapi-document.js';
 import { redactingLogger } from './redact.js';
 import { makeResponseMeta } from './response-meta.js';
 
@@ -147,15 +148,23 @@ export async function buildServer(deps: Deps, services: Services, opts: BuildSer
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
 
-  // Built on the first request, not at start: generating it walks every zod schema and leaves megabytes of garbage
-  // that an idle control plane would otherwise keep as resident heap (bench/memory.bench.ts).
-  let openApiDoc: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', async () =>
-    (openApiDoc ??= buildOpenApiDocument(appRouter, {
+  // Built on the first request, not at start, with its generator (trpc-to-openapi's, with zod-openapi and
+  // openapi3-ts) loaded then: generating walks every zod schema and leaves megabytes of garbage, and the generator's
+  // modules alone hold ~8 MB, which an idle control plane would otherwise keep resident (bench/memory.bench.ts).
+  let openApiDoc: Promise<ReturnType<typeof buildOpenApiDocument>> | undefined;
+  const loadOpenApiDoc = async () => {
+    const { buildOpenApiDocument } = await import('./openapi-document.js');
+    return buildOpenApiDocument(appRouter, {
       baseUrl: deps.config.publicApiUrl,
       version: API_VERSION,
       extraPaths: { ...logStreamOpenApi, ...webhooksOpenApi, ...metricsOpenApi, ...opts.extraPaths },
       extraSecuritySchemes: metricsSecuritySchemes,
+    });
+  };
+  app.get('/openapi.json', async () =>
+    (openApiDoc ??= loadOpenApiDoc().catch((err: unknown) => {
+      openApiDoc = undefined;
+      throw err;
     })),
   );
   // /docs: Scalar's reference page. Its plugin carries its whole browser bundle as a ~9 MB string, held twice (the

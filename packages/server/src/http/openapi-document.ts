@@ -2,7 +2,8 @@
 // status (202 for /deploy) and every error code it can answer, all with the one public error schema.
 import type { AnyTRPCRouter } from '@trpc/server';
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
-import { ERROR_CODES, ERROR_STATUS, type ErrorCode } from '../errors/app-error.js';
+import { ERROR_CODES } from '../errors/app-error.js';
+import { errorResponses } from './error-responses.js';
 import type { Meta } from '../trpc/trpc.js';
 
 const ErrorBodySchema = {
@@ -60,23 +61,6 @@ export function buildOpenApiDocument(
     doc.paths[p] = { ...(doc.paths[p] ?? {}), ...item } as never;
   }
   return doc;
-}
-
-export function errorResponses(codes: readonly ErrorCode[]): Record<string, unknown> {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const c of new Set<ErrorCode>([...codes, 'internal'])) {
-    const s = ERROR_STATUS[c];
-    byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [status, cs] of [...byStatus].sort((a, b) => a[0] - b[0])) {
-    out[String(status)] = {
-      description: cs.map((c) => `\`${c}\``).join(', '),
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      ...(cs.includes('rate_limited') ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } } } : {}),
-    };
-  }
-  return out;
 }
 
 function fixResponses(responses: Record<string, unknown>, meta: Meta | undefined): void {

@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import { AppError } from '../../errors/app-error.js';
 import { toAppError } from '../../errors/to-app-error.js';
 import { rawErrorResponse } from '../../http/http-errors.js';
-import { errorResponses } from '../../http/openapi-document.js';
+import { errorResponses } from '../../http/error-responses.js';
 import type { Deps } from '../../deps.js';
 import type { Replica, RuntimeEvent } from '../runtime/app-runtime.js';
 import type { Services } from '../../services.js';

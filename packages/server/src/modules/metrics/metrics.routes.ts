@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import { errorResponses } from '../../http/openapi-document.js';
+import { errorResponses } from '../../http/error-responses.js';
 import { bearerFrom } from '../../trpc/context.js';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.js';
 

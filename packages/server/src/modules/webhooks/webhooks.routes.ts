@@ -2,7 +2,7 @@
 // encapsulated scope replaces the body parsers with one that keeps the raw Buffer, so every other route keeps
 // Fastify's JSON parsing.
 import type { FastifyInstance } from 'fastify';
-import { errorResponses } from '../../http/openapi-document.js';
+import { errorResponses } from '../../http/error-responses.js';
 import type { Services } from '../../services.js';
 
 /** GitHub caps deliveries at 25 MB; push payloads (≤ 20 commits) stay far below this. */
