@@ -19,9 +19,10 @@ export interface CaddyProcess {
   output(): string;
   /**
    * Config changes Caddy applied since it started (each one is a full reload): counted from its "autosaved config"
-   * log line, so only with logLevel INFO or DEBUG.
+   * log line, so only with logLevel INFO or DEBUG. Answered once the log has been quiet for a moment: Caddy logs the
+   * autosave after it answers the load, so a count taken at once can miss the last one (it did, in CI).
    */
-  configLoads(): number;
+  configLoads(): Promise<number>;
   /** The root certificate of Caddy's internal CA (exists once Caddy has used that CA). */
   rootCert(): Buffer;
   stop(): Promise<void>;
@@ -71,7 +72,9 @@ export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } 
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let lastOutputAt = Date.now();
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    lastOutputAt = Date.now();
     const tail = stderr.slice(-200) + chunk;
     stderr = (stderr + chunk).slice(-20_000);
     if (tail.includes('installing root certificate')) installedTrust = true;
@@ -107,7 +110,11 @@ export async function startCaddy(opts: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' } 
     throw err;
   }
   // The first autosave is Caddy's start with the file above; only later ones are loads through the admin API.
-  const configLoads = () => Math.max(0, loads - 1);
+  const configLoads = async () => {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() - lastOutputAt < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return Math.max(0, loads - 1);
+  };
   const rootCert = () => fs.readFileSync(path.join(dir, 'data', 'caddy', 'pki', 'authorities', 'local', 'root.crt'));
   return { adminUrl, httpPort, httpsPort, dir, output, configLoads, rootCert, stop };
 }

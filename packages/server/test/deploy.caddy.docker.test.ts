@@ -106,7 +106,7 @@ describe('deployments behind Caddy', () => {
     expect((await settle(busy.appId, busy.deploymentId)).status).toBe('succeeded');
 
     const config = await caddyConfig();
-    const loads = caddy.configLoads();
+    const loads = await caddy.configLoads();
     const socket = await openAppSocket({ url: steady.url, ca: rootCa });
     expect(await socket.roundTrip('before')).toBe('echo:before');
     const agent = new https.Agent({ keepAlive: true });
@@ -127,7 +127,7 @@ describe('deployments behind Caddy', () => {
     console.log(
       `behind Caddy, 10 deploys of another app: ${fresh.result.ok} ok / ${fresh.result.failed} failed (new connections), ` +
         `${kept.result.ok} ok / ${kept.result.failed} failed (kept-alive); WebSocket ${socket.isOpen() ? 'open' : `closed (${socket.closedWith})`}; ` +
-        `Caddy config loads during the deploys: ${caddy.configLoads() - loads}`,
+        `Caddy config loads during the deploys: ${(await caddy.configLoads()) - loads}`,
     );
     expect(fresh.result.failures).toEqual([]);
     expect(kept.result.failures).toEqual([]);
@@ -136,7 +136,7 @@ describe('deployments behind Caddy', () => {
     expect(socket.isOpen()).toBe(true);
     expect(await socket.roundTrip('after')).toBe('echo:after');
     await socket.close();
-    expect(caddy.configLoads()).toBe(loads);
+    expect(await caddy.configLoads()).toBe(loads);
     expect(await caddyConfig()).toEqual(config);
   });
 
@@ -144,7 +144,7 @@ describe('deployments behind Caddy', () => {
     const steady = await deploy('calm', { APP_NAME: 'calm' });
     expect((await settle(steady.appId, steady.deploymentId)).status).toBe('succeeded');
     const config = await caddyConfig();
-    const loads = caddy.configLoads();
+    const loads = await caddy.configLoads();
     const socket = await openAppSocket({ url: steady.url, ca: rootCa });
     const poller = pollApp({ url: steady.url, ca: rootCa }, { everyMs: 20 });
     try {
@@ -157,9 +157,9 @@ describe('deployments behind Caddy', () => {
     } finally {
       await poller.stop();
     }
-    console.log(`behind Caddy, a control-plane restart: ${poller.result.ok} ok / ${poller.result.failed} failed; Caddy config loads: ${caddy.configLoads() - loads}`);
+    console.log(`behind Caddy, a control-plane restart: ${poller.result.ok} ok / ${poller.result.failed} failed; Caddy config loads: ${(await caddy.configLoads()) - loads}`);
     expect(poller.result.failures).toEqual([]);
-    expect(caddy.configLoads()).toBe(loads);
+    expect(await caddy.configLoads()).toBe(loads);
     expect(await caddyConfig()).toEqual(config);
     expect(await socket.roundTrip('after restart')).toBe('echo:after restart');
     await socket.close();
